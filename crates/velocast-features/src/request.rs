@@ -1,0 +1,62 @@
+//! The demand request: what a client says about one hour, in physical units.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+
+/// Earliest and latest calendar years a request may name. The model was trained on 2011–2012;
+/// later years are served (the year index saturates in the trees) but far-off ones are typos.
+pub const MIN_YEAR: i32 = 2011;
+pub const MAX_YEAR: i32 = 2100;
+
+/// One hour of demand to predict.
+///
+/// `timestamp` is the civil (wall-clock) time at the station, as `hour.csv` records it: the hour
+/// it falls in is the hour predicted (minutes and seconds are ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DemandRequest {
+    /// Local civil time, ISO 8601 without offset, e.g. `2012-09-01T17:00:00`.
+    #[validate(custom(function = "validate_year"))]
+    pub timestamp: NaiveDateTime,
+    /// Weather situation as the UCI data codes it: 1 clear, 2 mist, 3 light rain/snow,
+    /// 4 heavy rain/snow.
+    #[validate(range(min = 1, max = 4))]
+    pub weather: u8,
+    /// Air temperature in °C.
+    #[validate(custom(function = "finite"), range(min = -40.0, max = 50.0))]
+    pub temperature_c: f64,
+    /// Feels-like temperature in °C.
+    #[validate(custom(function = "finite"), range(min = -50.0, max = 60.0))]
+    pub feels_like_c: f64,
+    /// Relative humidity in percent.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    pub humidity_pct: f64,
+    /// Wind speed in km/h.
+    #[validate(custom(function = "finite"), range(min = 0.0, max = 150.0))]
+    pub wind_speed_kmh: f64,
+    /// Whether the day is a public holiday (DC holiday schedule).
+    pub holiday: bool,
+}
+
+fn validate_year(timestamp: &NaiveDateTime) -> Result<(), ValidationError> {
+    use chrono::Datelike;
+    let year = timestamp.year();
+    if (MIN_YEAR..=MAX_YEAR).contains(&year) {
+        Ok(())
+    } else {
+        let mut error = ValidationError::new("year_range");
+        error.message = Some(format!("year must be within {MIN_YEAR}..={MAX_YEAR}").into());
+        Err(error)
+    }
+}
+
+// `range` alone lets NaN through (every comparison with NaN is false), so finiteness is its own
+// rule. JSON cannot carry NaN, but Rust callers can.
+fn finite(value: f64) -> Result<(), ValidationError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(ValidationError::new("finite"))
+    }
+}
