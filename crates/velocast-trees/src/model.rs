@@ -93,6 +93,45 @@ impl Tree {
         }
     }
 
+    /// The same tree with nodes renumbered in depth-first pre-order (left before right) and
+    /// training statistics cleared: two trees that route and predict alike compare equal.
+    pub fn canonical(&self) -> Tree {
+        fn walk(nodes: &[Node], index: usize, out: &mut Vec<Node>) -> u32 {
+            let at = out.len();
+            match nodes[index] {
+                Node::Leaf { value, .. } => out.push(Node::Leaf { value, count: 0 }),
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    ..
+                } => {
+                    out.push(Node::Leaf {
+                        value: 0.0,
+                        count: 0,
+                    });
+                    let left = walk(nodes, left as usize, out);
+                    let right = walk(nodes, right as usize, out);
+                    out[at] = Node::Split {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                        gain: 0.0,
+                        count: 0,
+                    };
+                }
+            }
+            at as u32
+        }
+        let mut out = Vec::with_capacity(self.nodes.len());
+        if !self.nodes.is_empty() {
+            walk(&self.nodes, 0, &mut out);
+        }
+        Tree { nodes: out }
+    }
+
     pub fn leaves(&self) -> usize {
         self.nodes
             .iter()

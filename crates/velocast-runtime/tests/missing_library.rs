@@ -1,0 +1,13 @@
+//! Its own test binary, so no other test has loaded the library in this process.
+
+use velocast_runtime::{Runtime, RuntimeError};
+
+#[test]
+fn a_missing_library_is_a_clear_error_at_load() {
+    let error = Runtime::load(std::path::Path::new("/nonexistent/libonnxruntime.so")).unwrap_err();
+    assert!(
+        matches!(error, RuntimeError::LibraryMissing { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("make setup"), "{error}");
+}
