@@ -1,5 +1,8 @@
 //! The quality report on small synthetic files with one defect each.
 
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use velocast_dataset::{FeatureColumns, QualityReport, Severity, assess, parse};

@@ -1,4 +1,7 @@
 //! Tests on the real `hour.csv` (fetched by `make setup` into `.velocast/data/`, or named by
+
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `VELOCAST_DATA_DIR`).
 
 use std::path::PathBuf;

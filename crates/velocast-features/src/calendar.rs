@@ -46,14 +46,16 @@ impl Calendar {
 /// `hour.csv`): winter from Dec 21, spring from Mar 21, summer from Jun 21, fall from Sep 23.
 fn season_of(date: NaiveDate) -> u8 {
     let month_day = (date.month(), date.day());
-    if month_day >= (12, 21) || month_day < (3, 21) {
+    if month_day < (3, 21) {
         1
     } else if month_day < (6, 21) {
         2
     } else if month_day < (9, 23) {
         3
-    } else {
+    } else if month_day < (12, 21) {
         4
+    } else {
+        1
     }
 }
 

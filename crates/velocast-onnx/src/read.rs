@@ -275,9 +275,9 @@ fn decode_trees(node: &NodeProto) -> Result<Vec<Tree>, ReadError> {
                 count: 0,
             });
             let mut children = [0_u32; 2];
-            for side in 0..2 {
+            for (side, slot) in children.iter_mut().enumerate() {
                 let child = self.ids[side][i];
-                children[side] = if self.leafs[side][i] == 1 {
+                *slot = if self.leafs[side][i] == 1 {
                     self.leaf(child)?
                 } else {
                     self.interior(child)?

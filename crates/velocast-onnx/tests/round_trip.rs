@@ -1,5 +1,8 @@
 //! Export, decode, and compare: the file holds exactly the model.
 
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use velocast_onnx::{ExportOptions, ReadError, export, read};
 use velocast_trees::{Blend, Ensemble, GbdtParams, Link, Matrix, Member, Objective, Tree, fit};
 

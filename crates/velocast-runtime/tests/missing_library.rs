@@ -1,5 +1,8 @@
 //! Its own test binary, so no other test has loaded the library in this process.
 
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use velocast_runtime::{Runtime, RuntimeError};
 
 #[test]

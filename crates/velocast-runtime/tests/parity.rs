@@ -1,5 +1,8 @@
 //! Exported blends run in the real ONNX Runtime and agree with the native trees.
 
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use velocast_onnx::{ExportOptions, export};

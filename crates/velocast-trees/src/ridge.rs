@@ -33,7 +33,7 @@ pub fn fit_ridge(
             targets: target.len(),
         });
     }
-    if !(params.alpha > 0.0) {
+    if params.alpha.is_nan() || params.alpha <= 0.0 {
         return Err(FitError::BadParam {
             name: "alpha",
             value: params.alpha,

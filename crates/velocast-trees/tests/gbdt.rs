@@ -1,5 +1,8 @@
 //! The boosting learner on synthetic data with known structure.
 
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use velocast_trees::{FitError, GbdtParams, Matrix, Objective, fit, fit_with};
@@ -92,12 +95,10 @@ fn native_prediction_matches_the_scores_boosting_tracked_on_bins() {
         true
     })
     .unwrap();
-    for r in 0..m.rows() {
+    assert_eq!(last_scores.len(), m.rows());
+    for (r, tracked) in last_scores.iter().enumerate() {
         // Same paths, same f32 leaves; only the order of f64 additions differs.
-        assert!(
-            (ensemble.score(m.row(r)) - last_scores[r]).abs() < 1e-9,
-            "row {r}"
-        );
+        assert!((ensemble.score(m.row(r)) - tracked).abs() < 1e-9, "row {r}");
     }
 }
 

@@ -1,0 +1,185 @@
+//! The readable model card.
+
+use std::fmt::Write;
+
+use crate::card::ModelCard;
+use crate::metrics::Scores;
+
+fn row(name: &str, s: &Scores) -> String {
+    format!(
+        "| {name} | {:.2} | {:.2} | {:.3} | {:.3} |",
+        s.mae, s.rmse, s.rmsle, s.r2
+    )
+}
+
+pub fn render(card: &ModelCard) -> String {
+    let core = &card.core;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Model card: {}\n", core.name);
+    let _ = writeln!(
+        md,
+        "Hourly bike-share demand for Capital Bikeshare (UCI Bike Sharing data, Fanaee-T and Gama 2013). \
+         Chosen on cross-validation: **{}**. Digest `{}`.\n",
+        core.model.chosen, card.digest.value
+    );
+    let _ = writeln!(
+        md,
+        "![Predicted and actual demand over the holdout]({})\n",
+        card.artifacts.holdout_chart
+    );
+
+    let _ = writeln!(md, "## Holdout\n");
+    let split = &core.split;
+    let _ = writeln!(
+        md,
+        "Split: `{}`; {} training rows, {} holdout rows ({} to {}). The holdout was never used to choose anything.\n",
+        split["kind"].as_str().unwrap_or("?"),
+        split["train_rows"],
+        split["holdout_rows"],
+        split["holdout_from"].as_str().unwrap_or("?"),
+        split["holdout_to"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(
+        md,
+        "| model | MAE | RMSE | RMSLE | R² |\n|---|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        md,
+        "{}",
+        row(
+            &format!("**{}** (served)", core.model.chosen),
+            &core.holdout
+        )
+    );
+    for other in &core.holdout_by_candidate {
+        if let (Some(name), Ok(scores)) = (
+            other["name"].as_str(),
+            serde_json::from_value::<Scores>(other["scores"].clone()),
+        ) && name != core.model.chosen
+        {
+            let _ = writeln!(md, "{}", row(name, &scores));
+        }
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## Cross-validation ({}, {} folds, selection by {:?})\n",
+        core.cv.kind,
+        core.cv.folds.len(),
+        core.cv.selection_metric
+    );
+    let _ = writeln!(
+        md,
+        "| candidate | servable | MAE | RMSE | RMSLE | R² |\n|---|---|---:|---:|---:|---:|"
+    );
+    for c in &core.cv.candidates {
+        let s = &c.cv_mean;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} |",
+            c.name,
+            if c.servable { "yes" } else { "no" },
+            s.mae,
+            s.rmse,
+            s.rmsle,
+            s.r2
+        );
+    }
+
+    let _ = writeln!(md, "\n## Model\n");
+    let _ = writeln!(
+        md,
+        "| member | weight | link | trees | nodes | max depth |\n|---|---:|---|---:|---:|---:|"
+    );
+    for m in &core.model.members {
+        let _ = writeln!(
+            md,
+            "| {} | {:.3} | {:?} | {} | {} | {} |",
+            m.name, m.weight, m.link, m.trees, m.nodes, m.max_depth
+        );
+    }
+    for (name, spec) in &core.model.specs {
+        let _ = writeln!(
+            md,
+            "\n`{name}`:\n\n```json\n{}\n```",
+            serde_json::to_string_pretty(spec).unwrap_or_default()
+        );
+    }
+
+    let _ = writeln!(md, "\n## Search\n");
+    let _ = writeln!(
+        md,
+        "{} trials ({:?} sampler, seed {}), {} pruned by the median rule after a fold.\n",
+        core.search.trials, core.search.sampler, core.search.seed, core.search.pruned
+    );
+
+    let _ = writeln!(
+        md,
+        "## Feature importance (share of split gain)\n\n| feature | importance |\n|---|---:|"
+    );
+    for f in &core.feature_importance {
+        let _ = writeln!(md, "| {} | {:.3} |", f.feature, f.importance);
+    }
+
+    let _ = writeln!(md, "\n## Data\n");
+    let _ = writeln!(
+        md,
+        "- file sha256 `{}`, {} rows, {} to {}\n- quality: {} ({} hard, {} soft findings)",
+        core.data.sha256,
+        core.data.rows,
+        core.data.first.map(|t| t.to_string()).unwrap_or_default(),
+        core.data.last.map(|t| t.to_string()).unwrap_or_default(),
+        if card.quality.passed {
+            "passed"
+        } else {
+            "failed"
+        },
+        card.quality.hard,
+        card.quality.soft
+    );
+    for finding in &card.quality.findings {
+        let _ = writeln!(md, "  - {finding}");
+    }
+    let _ = writeln!(
+        md,
+        "- signature v{} `{}`: {}",
+        core.signature.version,
+        core.signature.hash,
+        core.signature.feature_names().join(", ")
+    );
+
+    let _ = writeln!(md, "\n## Export and parity\n");
+    let _ = writeln!(
+        md,
+        "- `{}`: {} bytes, sha256 `{}`, ONNX IR {}, opset {} + ai.onnx.ml {}\n- ONNX Runtime on all {} holdout rows: max |onnx − native| = {:.3e} (scaled {:.3e}, allowed {:.0e})",
+        card.onnx.file,
+        card.onnx.bytes,
+        card.onnx.sha256,
+        card.onnx.ir_version,
+        card.onnx.opset,
+        card.onnx.ml_opset,
+        card.parity.rows,
+        card.parity.max_abs_error,
+        card.parity.max_scaled_error,
+        card.parity.tolerance
+    );
+
+    let _ = writeln!(md, "\n## Provenance\n");
+    let _ = writeln!(
+        md,
+        "- trainer {} at commit `{}`\n- config hash `{}` (resolved config in `{}`)\n- created {}",
+        core.trainer.version,
+        core.trainer.git_commit,
+        core.config_hash,
+        card.artifacts.resolved_config,
+        card.created_at
+    );
+    let total: f64 = card.timings_seconds.values().sum();
+    let steps: Vec<String> = card
+        .timings_seconds
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.1} s"))
+        .collect();
+    let _ = writeln!(md, "- wall time {total:.1} s: {}", steps.join(", "));
+    md
+}
