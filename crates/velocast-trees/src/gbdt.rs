@@ -180,16 +180,7 @@ pub fn fit_with(
     mut on_round: impl FnMut(usize, &[f64]) -> bool,
 ) -> Result<Ensemble, FitError> {
     params.check()?;
-    let rows = features.rows();
-    if rows == 0 {
-        return Err(FitError::Empty);
-    }
-    if rows != target.len() {
-        return Err(FitError::LengthMismatch {
-            features: rows,
-            targets: target.len(),
-        });
-    }
+    let rows = check_shape(features, target)?;
     let label = transformed_target(target, params.objective)?;
     let binned = BinnedMatrix::fit(features, params.max_bins);
     let base = base_score(&label, params.objective);
@@ -248,6 +239,21 @@ pub fn fit_with(
         trees,
         link: params.objective.link(),
     })
+}
+
+/// The number of rows, when there are some and each has a target.
+pub(crate) fn check_shape(features: Matrix<'_>, target: &[f64]) -> Result<usize, FitError> {
+    let rows = features.rows();
+    if rows == 0 {
+        return Err(FitError::Empty);
+    }
+    if rows != target.len() {
+        return Err(FitError::LengthMismatch {
+            features: rows,
+            targets: target.len(),
+        });
+    }
+    Ok(rows)
 }
 
 fn transformed_target(target: &[f64], objective: Objective) -> Result<Vec<f64>, FitError> {

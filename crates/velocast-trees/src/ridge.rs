@@ -23,16 +23,7 @@ pub fn fit_ridge(
     target: &[f64],
     params: &RidgeParams,
 ) -> Result<Ensemble, FitError> {
-    let rows = features.rows();
-    if rows == 0 {
-        return Err(FitError::Empty);
-    }
-    if rows != target.len() {
-        return Err(FitError::LengthMismatch {
-            features: rows,
-            targets: target.len(),
-        });
-    }
+    let rows = crate::gbdt::check_shape(features, target)?;
     if params.alpha.is_nan() || params.alpha <= 0.0 {
         return Err(FitError::BadParam {
             name: "alpha",
