@@ -189,6 +189,7 @@ pub fn fit_with(
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut trees = Vec::with_capacity(params.rounds);
     let mut order: Vec<u32> = Vec::with_capacity(rows);
+    let mut in_bag = vec![false; rows];
     let bag_size = ((rows as f64 * params.bagging_fraction).round() as usize).clamp(1, rows);
     let n_features = binned.n_features;
     let allowed_count =
@@ -213,7 +214,8 @@ pub fn fit_with(
                 allowed[f] = true;
             }
         }
-        let (mut tree, split_bins) = grow_tree(&binned, &gradients, &mut order, &allowed, params);
+        let (mut tree, split_bins, leaf_rows) =
+            grow_tree(&binned, &gradients, &mut order, &allowed, params);
         // Consume one random number per round whatever the sampling did, so a change in one
         // fraction does not shift every later tree's draws.
         let _: u32 = rng.random();
@@ -229,7 +231,15 @@ pub fn fit_with(
             }
             scores.fill(0.0);
         }
-        update_scores(&tree, &split_bins, &binned, &mut scores);
+        update_scores(
+            &tree,
+            &split_bins,
+            &leaf_rows,
+            &order,
+            &binned,
+            &mut scores,
+            &mut in_bag,
+        );
         trees.push(tree);
         if !on_round(round, &scores) {
             break;
@@ -310,13 +320,21 @@ fn leaf_objective(cell: Cell, lambda: f64) -> f64 {
     cell.g * cell.g / (cell.h + lambda)
 }
 
-fn build_histogram(binned: &BinnedMatrix, gradients: &[(f64, f64)], rows: &[u32]) -> Vec<Cell> {
+/// Histogram of `rows` over the features this tree may split on (the others stay zero: they
+/// are never read, and subtraction keeps them zero).
+fn build_histogram(
+    binned: &BinnedMatrix,
+    gradients: &[(f64, f64)],
+    rows: &[u32],
+    features: &[usize],
+) -> Vec<Cell> {
     let mut histogram = vec![Cell::default(); binned.total_bins];
     let offsets = &binned.offsets;
     for &r in rows {
         let (g, h) = gradients[r as usize];
-        for (f, &bin) in binned.row(r as usize).iter().enumerate() {
-            let cell = &mut histogram[offsets[f] + usize::from(bin)];
+        let row = binned.row(r as usize);
+        for &f in features {
+            let cell = &mut histogram[offsets[f] + usize::from(row[f])];
             cell.g += g;
             cell.h += h;
             cell.n += 1;
@@ -378,7 +396,7 @@ fn grow_tree(
     order: &mut [u32],
     allowed: &[bool],
     params: &GbdtParams,
-) -> (Tree, Vec<u8>) {
+) -> (Tree, Vec<u8>, Vec<(usize, usize, usize)>) {
     let mut sum = Cell::default();
     for &r in order.iter() {
         let (g, h) = gradients[r as usize];
@@ -386,7 +404,8 @@ fn grow_tree(
         sum.h += h;
         sum.n += 1;
     }
-    let histogram = build_histogram(binned, gradients, order);
+    let features: Vec<usize> = (0..binned.n_features).filter(|&f| allowed[f]).collect();
+    let histogram = build_histogram(binned, gradients, order, &features);
     let best = best_split(binned, &histogram, sum, allowed, params);
     let mut nodes = vec![Node::Leaf {
         value: leaf_value(sum, params.lambda_l2) as f32,
@@ -448,7 +467,12 @@ fn grow_tree(
         } else {
             right_range
         };
-        let small = build_histogram(binned, gradients, &order[small_range.0..small_range.1]);
+        let small = build_histogram(
+            binned,
+            gradients,
+            &order[small_range.0..small_range.1],
+            &features,
+        );
         let mut large = parent.histogram;
         for (l, s) in large.iter_mut().zip(&small) {
             l.g -= s.g;
@@ -480,7 +504,9 @@ fn grow_tree(
             });
         }
     }
-    (Tree { nodes }, split_bins)
+    // Each final leaf's node and its rows `order[start..end]`, for scoring in-bag rows.
+    let leaf_rows = leaves.iter().map(|l| (l.node, l.start, l.end)).collect();
+    (Tree { nodes }, split_bins, leaf_rows)
 }
 
 /// Moves rows whose bin is `<= bin` to the front; returns how many there are.
@@ -507,8 +533,34 @@ fn shrink_and_round(tree: &mut Tree, learning_rate: f64) {
     }
 }
 
-fn update_scores(tree: &Tree, split_bins: &[u8], binned: &BinnedMatrix, scores: &mut [f64]) {
+/// Adds the new tree to every row's score: in-bag rows take their leaf from the partition
+/// growth already made; only out-of-bag rows walk the tree (on bins, which route exactly as the
+/// f32 thresholds do).
+fn update_scores(
+    tree: &Tree,
+    split_bins: &[u8],
+    leaf_rows: &[(usize, usize, usize)],
+    order: &[u32],
+    binned: &BinnedMatrix,
+    scores: &mut [f64],
+    in_bag: &mut [bool],
+) {
+    in_bag.fill(false);
+    for &(node, start, end) in leaf_rows {
+        if let Node::Leaf { value, .. } = tree.nodes[node] {
+            for &r in &order[start..end] {
+                scores[r as usize] += f64::from(value);
+                in_bag[r as usize] = true;
+            }
+        }
+    }
+    if order.len() == scores.len() {
+        return;
+    }
     for (r, score) in scores.iter_mut().enumerate() {
+        if in_bag[r] {
+            continue;
+        }
         let row = binned.row(r);
         let mut index = 0;
         loop {

@@ -4,8 +4,10 @@
 //!   Parzen estimator (TPE) with one independent density per parameter, as Optuna's default.
 //! - A trial is pruned after a fold when its score there is worse than the median of earlier
 //!   trials at the same fold (Optuna's `MedianPruner`), once enough trials have completed.
-//! - Trials run `parallelism` at a time. A batch is sampled from, and pruned against, only the
-//!   trials of earlier batches, so the outcome never depends on thread timing.
+//! - Up to `parallelism` trials run at once. Trial `i` is sampled from, and pruned against,
+//!   exactly trials `0..=i - parallelism` (it starts only once those are complete), and draws
+//!   from its own random stream: the outcome never depends on thread timing, and no core waits
+//!   for a slow partner the way a batch barrier would make it.
 
 use std::time::Instant;
 
@@ -90,59 +92,74 @@ impl SearchResult {
     }
 }
 
-/// Runs the search. `on_trial` sees each trial as its batch completes (progress, logs).
+/// Runs the search. `on_trial` sees each trial, in number order, as soon as it and every
+/// earlier trial are complete (progress, logs).
 pub fn run(
     folds: &[FoldData],
     config: &SearchConfig,
     mut on_trial: impl FnMut(&Trial),
 ) -> SearchResult {
     let started = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut trials: Vec<Trial> = Vec::with_capacity(config.trials);
-    while trials.len() < config.trials {
-        let batch = config.parallelism.min(config.trials - trials.len());
-        let points: Vec<GbdtParams> = (0..batch)
-            .map(|i| {
-                let mut params = sample(&trials, config, &mut rng);
-                // Each trial's own randomness (bagging, features) from the search seed and its
-                // number: reproducible, and independent of the batch it ran in.
+    let lag = config.parallelism.max(1);
+    let total = config.trials;
+    let mut done: Vec<Option<Trial>> = (0..total).map(|_| None).collect();
+    let (sender, receiver) = std::sync::mpsc::channel::<Trial>();
+    std::thread::scope(|scope| {
+        let (mut next, mut running, mut reported) = (0, 0, 0);
+        while reported < total {
+            // Start every trial whose visible history (trials 0..seen) is complete.
+            while running < lag && next < total {
+                let seen = (next + 1).saturating_sub(lag);
+                let Some(history) = done[..seen]
+                    .iter()
+                    .map(Option::as_ref)
+                    .collect::<Option<Vec<&Trial>>>()
+                else {
+                    break;
+                };
+                let mut params = sample(&history, config, &mut trial_rng(config.seed, next));
+                // The trial's own randomness (bagging, features) from the search seed and its number.
                 params.seed = config
                     .seed
                     .wrapping_mul(1_000_003)
-                    .wrapping_add((trials.len() + i) as u64);
-                params
-            })
-            .collect();
-        let reference = PruningReference::new(&trials, config, folds.len());
-        let first_number = trials.len();
-        let outcomes: Vec<Trial> = std::thread::scope(|scope| {
-            let handles: Vec<_> = points
-                .into_iter()
-                .enumerate()
-                .map(|(i, params)| {
-                    let reference = &reference;
-                    scope.spawn(move || {
-                        evaluate(
-                            first_number + i,
-                            params,
-                            folds,
-                            config.selection_metric,
-                            reference,
-                        )
-                    })
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        for trial in outcomes {
-            on_trial(&trial);
-            trials.push(trial);
+                    .wrapping_add(next as u64);
+                let reference = PruningReference::new(&history, config, folds.len());
+                let sender = sender.clone();
+                let number = next;
+                scope.spawn(move || {
+                    // The receiver outlives every worker; a failed send cannot happen.
+                    let _ = sender.send(evaluate(
+                        number,
+                        params,
+                        folds,
+                        config.selection_metric,
+                        &reference,
+                    ));
+                });
+                next += 1;
+                running += 1;
+            }
+            let Ok(trial) = receiver.recv() else { break };
+            running -= 1;
+            let number = trial.number;
+            done[number] = Some(trial);
+            while let Some(Some(trial)) = done.get(reported) {
+                on_trial(trial);
+                reported += 1;
+            }
         }
-    }
+    });
     SearchResult {
-        trials,
+        trials: done.into_iter().flatten().collect(),
         seconds: started.elapsed().as_secs_f64(),
     }
+}
+
+/// Trial `number`'s own random stream: the same whichever thread or order it runs in.
+fn trial_rng(seed: u64, number: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(number as u64);
+    rng
 }
 
 /// Median of earlier trials' scores at each fold, or `None` while pruning is not yet allowed.
@@ -151,7 +168,7 @@ struct PruningReference {
 }
 
 impl PruningReference {
-    fn new(trials: &[Trial], config: &SearchConfig, folds: usize) -> Self {
+    fn new(trials: &[&Trial], config: &SearchConfig, folds: usize) -> Self {
         let complete = trials
             .iter()
             .filter(|t| t.state == TrialState::Complete)
@@ -396,7 +413,7 @@ const TPE_GAMMA: f64 = 0.25;
 /// Candidates drawn from the good density per dimension; the best ratio wins.
 const TPE_CANDIDATES: usize = 24;
 
-fn sample(history: &[Trial], config: &SearchConfig, rng: &mut ChaCha8Rng) -> GbdtParams {
+fn sample(history: &[&Trial], config: &SearchConfig, rng: &mut ChaCha8Rng) -> GbdtParams {
     let use_tpe = config.sampler == Sampler::Tpe && history.len() >= config.startup_trials;
     let coordinates: Vec<Coordinate> = if use_tpe {
         tpe_sample(history, config, rng)
@@ -412,12 +429,13 @@ fn sample(history: &[Trial], config: &SearchConfig, rng: &mut ChaCha8Rng) -> Gbd
     params_of(&coordinates, config)
 }
 
-fn tpe_sample(history: &[Trial], config: &SearchConfig, rng: &mut ChaCha8Rng) -> Vec<Coordinate> {
+fn tpe_sample(history: &[&Trial], config: &SearchConfig, rng: &mut ChaCha8Rng) -> Vec<Coordinate> {
     // Rank: complete trials by score, then pruned ones by how far they got (deeper is better)
     // and their last score. Pruned trials were worse than the median, so they rank below.
     let metric = config.selection_metric;
     let mut ranked: Vec<(usize, f64, &Trial)> = history
         .iter()
+        .copied()
         .map(|t| match t.cv_score {
             Some(score) => (0, score, t),
             None => (
@@ -709,12 +727,13 @@ mod tests {
             seconds: 0.0,
             out_of_fold: vec![],
         };
-        let history: Vec<Trial> = (0..20)
+        let owned: Vec<Trial> = (0..20)
             .map(|i| {
                 let lr = from_unit(config.space.learning_rate, f64::from(i) / 19.0);
                 trial(lr, f64::from(i))
             })
             .collect();
+        let history: Vec<&Trial> = owned.iter().collect();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let proposals: Vec<f64> = (0..200)
             .map(|_| tpe_sample(&history, &config, &mut rng))
