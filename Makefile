@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo train test lint fmt clippy unit bench-train bench-accuracy clean
+.PHONY: help setup demo train test lint fmt clippy deny unit bench-train bench-accuracy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ demo: setup ## Set up, then train and export the default model; prints where the
 
 train: demo ## Alias of demo
 
-test: setup lint unit ## Set up, then every gate: fmt, clippy -D warnings, the whole test suite
+test: setup lint deny unit ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, the whole test suite
 
 lint: fmt clippy ## Formatting and lints
 
@@ -29,6 +29,9 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
+	scripts/deny.sh
 
 unit: ## The test suite alone (after setup)
 	$(CARGO) test --locked --workspace --all-targets

@@ -25,4 +25,6 @@ if [[ ! -f "$DB/.velocast-snapshot" ]] || [[ "$(cat "$DB/.velocast-snapshot")" !
   (cd "$DB" && git init -q && git add -A && git -c user.name=velocast -c user.email=ci@velocast.invalid commit -qm snapshot)
   echo "$stamp" > "$DB/.velocast-snapshot"
 fi
+# Every locked crate, for every target, must be in the local cache for an offline check.
+cargo fetch --locked --quiet
 cargo deny --offline check advisories licenses bans sources
