@@ -1,0 +1,445 @@
+//! JWT bearer tokens for every Velocast service (DESIGN decision 9).
+//!
+//! - [`Verifier`] checks a token's signature (HS256 with a shared secret for development, or
+//!   RS256 / ES256 / EdDSA with public keys from a JWKS, chosen by `kid` so keys rotate), its
+//!   `exp`, `nbf`, `iss` and `aud`, and returns the [`Principal`]: subject and scopes.
+//! - [`Principal::require`] checks one scope. [`AuthError::is_forbidden`] tells a missing scope
+//!   (403) from a missing or bad token (401); services map that in one place.
+//! - [`Minter`] issues HS256 development tokens (`velocast token`).
+//!
+//! No HTTP here: services pass the `Authorization` header value in.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Shortest accepted HS256 secret: RFC 7518 §3.2 asks for a key at least as long as the hash.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 5;
+
+/// A permission such as `models:read`: lowercase words joined by `:`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Scope(String);
+
+impl Scope {
+    pub const PREDICT: &'static str = "predict";
+    pub const MODELS_READ: &'static str = "models:read";
+    pub const MODELS_WRITE: &'static str = "models:write";
+    pub const MODELS_ADMIN: &'static str = "models:admin";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid scope `{0}`: use lowercase words of a-z, 0-9 and _ joined by `:`")]
+pub struct InvalidScope(pub String);
+
+impl FromStr for Scope {
+    type Err = InvalidScope;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let word_ok = |w: &str| {
+            w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !text.is_empty() && text.len() <= 64 && text.split(':').all(word_ok) {
+            Ok(Scope(text.to_owned()))
+        } else {
+            Err(InvalidScope(text.to_owned()))
+        }
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = InvalidScope;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<Scope> for String {
+    fn from(scope: Scope) -> Self {
+        scope.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The claims Velocast issues and reads. `scope` is space-separated, as in OAuth 2.0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    pub nbf: u64,
+    pub iat: u64,
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Who is calling and what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    pub scopes: BTreeSet<Scope>,
+}
+
+impl Principal {
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s.as_str() == scope)
+    }
+
+    /// `Ok` when the principal holds `scope`, else [`AuthError::MissingScope`] (a 403).
+    pub fn require(&self, scope: &str) -> Result<(), AuthError> {
+        if self.has(scope) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingScope {
+                required: scope.to_owned(),
+            })
+        }
+    }
+}
+
+/// Why a request is not authorized. Messages are safe to return to the caller.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("malformed authorization header or token")]
+    Malformed,
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet")]
+    NotYetValid,
+    #[error("token signature is invalid")]
+    BadSignature,
+    #[error("token issuer is not accepted")]
+    WrongIssuer,
+    #[error("token audience is not accepted")]
+    WrongAudience,
+    #[error("token key id is unknown")]
+    UnknownKey,
+    #[error("token algorithm is not accepted")]
+    Algorithm,
+    #[error("token lacks scope `{required}`")]
+    MissingScope { required: String },
+}
+
+impl AuthError {
+    /// The caller is known but may not do this (403); every other case is a 401.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, AuthError::MissingScope { .. })
+    }
+
+    /// Stable snake_case code for error bodies and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::Malformed => "malformed_token",
+            AuthError::Expired => "token_expired",
+            AuthError::NotYetValid => "token_not_yet_valid",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::WrongIssuer => "wrong_issuer",
+            AuthError::WrongAudience => "wrong_audience",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::Algorithm => "algorithm_not_accepted",
+            AuthError::MissingScope { .. } => "missing_scope",
+        }
+    }
+}
+
+/// Problems with the verifier's own configuration (found at start, never per request).
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecret,
+    #[error("JWKS: {0}")]
+    Jwks(String),
+    #[error("JWKS key `{kid}`: {message}")]
+    Key { kid: String, message: String },
+    #[error("issuer and audience must not be empty")]
+    EmptyClaim,
+}
+
+enum Keys {
+    Hs256(DecodingKey),
+    /// (kid, algorithm, key) from a JWKS.
+    Jwks(Vec<(String, Algorithm, DecodingKey)>),
+}
+
+/// Verifies bearer tokens for one issuer and audience.
+pub struct Verifier {
+    keys: Keys,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for Verifier {
+    // Keys are never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match &self.keys {
+            Keys::Hs256(_) => "hs256".to_owned(),
+            Keys::Jwks(list) => format!("jwks({} keys)", list.len()),
+        };
+        f.debug_struct("Verifier")
+            .field("keys", &keys)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+fn check_names(issuer: &str, audience: &str) -> Result<(), KeyError> {
+    if issuer.is_empty() || audience.is_empty() {
+        Err(KeyError::EmptyClaim)
+    } else {
+        Ok(())
+    }
+}
+
+impl Verifier {
+    /// A shared-secret verifier for development (`VELOCAST_JWT_SECRET`).
+    pub fn hs256(secret: &SecretString, issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        check_names(issuer, audience)?;
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(KeyError::ShortSecret);
+        }
+        Ok(Verifier {
+            keys: Keys::Hs256(DecodingKey::from_secret(bytes)),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
+    }
+
+    /// A public-key verifier from a JWKS document (JSON). Each key needs a `kid` and an `alg` of
+    /// RS256, ES256 or EdDSA; symmetric keys are refused, so a public key can never be used as an
+    /// HMAC secret (algorithm confusion).
+    pub fn jwks(document: &str, issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        check_names(issuer, audience)?;
+        let set: JwkSet =
+            serde_json::from_str(document).map_err(|e| KeyError::Jwks(e.to_string()))?;
+        if set.keys.is_empty() {
+            return Err(KeyError::Jwks("no keys".into()));
+        }
+        let keys = set
+            .keys
+            .iter()
+            .map(jwks_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Verifier {
+            keys: Keys::Jwks(keys),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
+    }
+
+    /// Verifies the value of an `Authorization` header (`Bearer <token>`).
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
+        let header = header.ok_or(AuthError::MissingToken)?;
+        let (scheme, token) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Malformed);
+        }
+        self.verify(token.trim())
+    }
+
+    /// Verifies a bare token.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let (algorithm, key) = match &self.keys {
+            Keys::Hs256(key) => (Algorithm::HS256, key),
+            Keys::Jwks(keys) => {
+                let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+                let (_, algorithm, key) = keys
+                    .iter()
+                    .find(|(k, _, _)| k == kid)
+                    .ok_or(AuthError::UnknownKey)?;
+                (*algorithm, key)
+            }
+        };
+        if header.alg != algorithm {
+            return Err(AuthError::Algorithm);
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience,
+            ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
+            _ => AuthError::Malformed,
+        })?;
+        let scopes = data
+            .claims
+            .scope
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<BTreeSet<Scope>, _>>()
+            .map_err(|_| AuthError::Malformed)?;
+        if data.claims.sub.is_empty() {
+            return Err(AuthError::Malformed);
+        }
+        Ok(Principal {
+            subject: data.claims.sub,
+            scopes,
+        })
+    }
+}
+
+fn jwks_key(jwk: &Jwk) -> Result<(String, Algorithm, DecodingKey), KeyError> {
+    let kid = jwk
+        .common
+        .key_id
+        .clone()
+        .ok_or_else(|| KeyError::Jwks("every key needs a `kid`".into()))?;
+    let error = |message: String| KeyError::Key {
+        kid: kid.clone(),
+        message,
+    };
+    let algorithm = jwk
+        .common
+        .key_algorithm
+        .and_then(|a| Algorithm::from_str(&a.to_string()).ok())
+        .ok_or_else(|| error("needs an `alg`".into()))?;
+    if !matches!(
+        algorithm,
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+    ) {
+        return Err(error(format!(
+            "algorithm {algorithm:?} is not accepted (RS256, ES256, EdDSA)"
+        )));
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| error(e.to_string()))?;
+    Ok((kid, algorithm, key))
+}
+
+/// Issues HS256 development tokens.
+pub struct Minter {
+    key: EncodingKey,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for Minter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Minter")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the subject must not be empty")]
+    EmptySubject,
+    #[error("cannot sign the token: {0}")]
+    Sign(String),
+}
+
+impl Minter {
+    pub fn hs256(secret: &SecretString, issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        check_names(issuer, audience)?;
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(KeyError::ShortSecret);
+        }
+        Ok(Minter {
+            key: EncodingKey::from_secret(bytes),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
+    }
+
+    /// A token for `subject` with `scopes`, valid from now for `ttl`.
+    pub fn mint(
+        &self,
+        subject: &str,
+        scopes: &[Scope],
+        ttl: Duration,
+    ) -> Result<String, MintError> {
+        self.mint_at(subject, scopes, ttl, SystemTime::now())
+    }
+
+    /// As [`Minter::mint`], at a given time (tests, tokens valid in the future).
+    pub fn mint_at(
+        &self,
+        subject: &str,
+        scopes: &[Scope],
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, MintError> {
+        if subject.is_empty() {
+            return Err(MintError::EmptySubject);
+        }
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let scope: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now.saturating_add(ttl.as_secs()),
+            nbf: now,
+            iat: now,
+            scope: scope.join(" "),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|e| MintError::Sign(e.to_string()))
+    }
+}
+
+/// Parses a duration such as `90s`, `30m`, `12h`, `7d` (one number, one unit).
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a number then s, m, h or d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    if value == 0 {
+        return Err(format!("`{text}`: must be longer than zero"));
+    }
+    value
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}`: too long"))
+}

@@ -1,0 +1,259 @@
+//! Every way a token can be good or bad, with real signatures.
+
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::SecretString;
+use velocast_auth::{AuthError, Claims, KeyError, Minter, Scope, Verifier, parse_ttl};
+
+const SECRET: &str = "a-development-secret-of-at-least-32-bytes";
+const JWKS: &str = include_str!("fixtures/jwks.json");
+
+fn secret(text: &str) -> SecretString {
+    SecretString::from(text.to_owned())
+}
+
+fn scopes(list: &[&str]) -> Vec<Scope> {
+    list.iter().map(|s| s.parse().unwrap()).collect()
+}
+
+fn minter() -> Minter {
+    Minter::hs256(&secret(SECRET), "velocast", "velocast").unwrap()
+}
+
+fn verifier() -> Verifier {
+    Verifier::hs256(&secret(SECRET), "velocast", "velocast").unwrap()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims(scope: &str) -> Claims {
+    Claims {
+        sub: "alice".into(),
+        iss: "velocast".into(),
+        aud: "velocast".into(),
+        exp: now() + 600,
+        nbf: now(),
+        iat: now(),
+        scope: scope.into(),
+    }
+}
+
+#[test]
+fn a_minted_token_verifies_with_its_subject_and_scopes() {
+    let token = minter()
+        .mint(
+            "alice",
+            &scopes(&["models:read", "models:write"]),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let principal = verifier()
+        .verify_header(Some(&format!("Bearer {token}")))
+        .unwrap();
+    assert_eq!(principal.subject, "alice");
+    assert!(principal.has("models:read") && principal.has("models:write"));
+    principal.require(Scope::MODELS_READ).unwrap();
+    let denied = principal.require(Scope::MODELS_ADMIN).unwrap_err();
+    assert!(denied.is_forbidden());
+    assert_eq!(
+        denied,
+        AuthError::MissingScope {
+            required: "models:admin".into()
+        }
+    );
+}
+
+#[test]
+fn missing_and_malformed_headers_are_401s() {
+    let v = verifier();
+    assert_eq!(v.verify_header(None), Err(AuthError::MissingToken));
+    assert_eq!(
+        v.verify_header(Some("Basic abc")),
+        Err(AuthError::Malformed)
+    );
+    assert_eq!(v.verify_header(Some("Bearer")), Err(AuthError::Malformed));
+    assert_eq!(
+        v.verify_header(Some("Bearer not.a.jwt")),
+        Err(AuthError::Malformed)
+    );
+    for error in [
+        AuthError::MissingToken,
+        AuthError::Malformed,
+        AuthError::Expired,
+    ] {
+        assert!(!error.is_forbidden());
+    }
+}
+
+#[test]
+fn expired_and_not_yet_valid_tokens_are_refused() {
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    let expired = minter()
+        .mint_at("alice", &[], Duration::from_secs(60), old)
+        .unwrap();
+    assert_eq!(verifier().verify(&expired), Err(AuthError::Expired));
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let future = minter()
+        .mint_at("alice", &[], Duration::from_secs(60), later)
+        .unwrap();
+    assert_eq!(verifier().verify(&future), Err(AuthError::NotYetValid));
+}
+
+#[test]
+fn wrong_secret_issuer_or_audience_are_refused() {
+    let token = minter()
+        .mint("alice", &[], Duration::from_secs(60))
+        .unwrap();
+    let other_secret = Verifier::hs256(
+        &secret("another-secret-that-is-32-bytes-long!"),
+        "velocast",
+        "velocast",
+    )
+    .unwrap();
+    assert_eq!(other_secret.verify(&token), Err(AuthError::BadSignature));
+    let other_issuer = Verifier::hs256(&secret(SECRET), "someone-else", "velocast").unwrap();
+    assert_eq!(other_issuer.verify(&token), Err(AuthError::WrongIssuer));
+    let other_audience = Verifier::hs256(&secret(SECRET), "velocast", "gateway").unwrap();
+    assert_eq!(other_audience.verify(&token), Err(AuthError::WrongAudience));
+}
+
+#[test]
+fn a_tampered_payload_fails_the_signature() {
+    let token = minter()
+        .mint("alice", &scopes(&["models:read"]), Duration::from_secs(60))
+        .unwrap();
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("models:admin"),
+        &EncodingKey::from_secret(b"guessed-secret-guessed-secret-guessed"),
+    )
+    .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged_parts: Vec<&str> = forged.split('.').collect();
+    let spliced = format!("{}.{}.{}", parts[0], forged_parts[1], parts[2]);
+    assert_eq!(verifier().verify(&spliced), Err(AuthError::BadSignature));
+}
+
+#[test]
+fn invalid_scopes_in_a_token_make_it_malformed() {
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("models:read DROP TABLE"),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(verifier().verify(&token), Err(AuthError::Malformed));
+}
+
+#[test]
+fn jwks_keys_verify_by_kid_and_refuse_the_wrong_key_or_algorithm() {
+    let verifier = Verifier::jwks(JWKS, "velocast", "velocast").unwrap();
+    for (kid, algorithm, key) in [
+        (
+            "ed-2026-11",
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(include_bytes!("fixtures/ed25519.pem")).unwrap(),
+        ),
+        (
+            "ec-2026-11",
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(include_bytes!("fixtures/es256.pem")).unwrap(),
+        ),
+    ] {
+        let mut header = Header::new(algorithm);
+        header.kid = Some(kid.into());
+        let token = jsonwebtoken::encode(&header, &claims("predict"), &key).unwrap();
+        let principal = verifier.verify(&token).unwrap();
+        assert!(principal.has("predict"), "{kid}");
+
+        // Signed by the right key but announced under the other kid: signature check fails.
+        let other = if kid == "ed-2026-11" {
+            "ec-2026-11"
+        } else {
+            "ed-2026-11"
+        };
+        header.kid = Some(other.into());
+        let misfiled = jsonwebtoken::encode(&header, &claims("predict"), &key).unwrap();
+        assert_eq!(verifier.verify(&misfiled), Err(AuthError::Algorithm));
+    }
+    // Unknown or absent kid.
+    let mut header = Header::new(Algorithm::EdDSA);
+    let key = EncodingKey::from_ed_pem(include_bytes!("fixtures/ed25519.pem")).unwrap();
+    assert_eq!(
+        verifier.verify(&jsonwebtoken::encode(&header, &claims(""), &key).unwrap()),
+        Err(AuthError::UnknownKey)
+    );
+    header.kid = Some("retired-key".into());
+    assert_eq!(
+        verifier.verify(&jsonwebtoken::encode(&header, &claims(""), &key).unwrap()),
+        Err(AuthError::UnknownKey)
+    );
+    // An HS256 token signed with public material is refused outright (algorithm confusion).
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("ed-2026-11".into());
+    let confused = jsonwebtoken::encode(
+        &header,
+        &claims("models:admin"),
+        &EncodingKey::from_secret(b"VAVE67wMfxDpMc-NAHhRAid261tAmyFbKK5sK2aY23U"),
+    )
+    .unwrap();
+    assert_eq!(verifier.verify(&confused), Err(AuthError::Algorithm));
+}
+
+#[test]
+fn verifier_configuration_errors_are_found_at_start() {
+    assert!(matches!(
+        Verifier::hs256(&secret("short"), "velocast", "velocast"),
+        Err(KeyError::ShortSecret)
+    ));
+    assert!(matches!(
+        Verifier::hs256(&secret(SECRET), "", "velocast"),
+        Err(KeyError::EmptyClaim)
+    ));
+    assert!(matches!(
+        Verifier::jwks("{\"keys\": []}", "velocast", "velocast"),
+        Err(KeyError::Jwks(_))
+    ));
+    assert!(matches!(
+        Verifier::jwks("not json", "velocast", "velocast"),
+        Err(KeyError::Jwks(_))
+    ));
+    let symmetric = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"k1","alg":"HS256"}]}"#;
+    assert!(matches!(
+        Verifier::jwks(symmetric, "velocast", "velocast"),
+        Err(KeyError::Key { .. })
+    ));
+    // Keys never appear in Debug output.
+    let debug = format!("{:?} {:?}", verifier(), minter());
+    assert!(!debug.contains(SECRET), "{debug}");
+}
+
+#[test]
+fn ttl_parsing() {
+    assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+    assert_eq!(parse_ttl("12h"), Ok(Duration::from_secs(43_200)));
+    assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
+    for bad in ["", "h", "10", "10w", "0m", "-5m", "99999999999999999999d"] {
+        assert!(parse_ttl(bad).is_err(), "{bad}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn scope_parser_accepts_exactly_lowercase_words_joined_by_colons(text in "[a-zA-Z0-9_: -]{0,20}") {
+        let valid = !text.is_empty()
+            && text.split(':').all(|w| w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        proptest::prop_assert_eq!(text.parse::<Scope>().is_ok(), valid);
+    }
+}

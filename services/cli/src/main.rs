@@ -1,0 +1,89 @@
+//! `velocast`: the operator command. Exit codes: 0 success, 2 bad usage or configuration,
+//! 1 runtime failure.
+
+// A command line reports to the person running it: results on stdout, problems on stderr.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use velocast_auth::{Minter, Scope, parse_ttl};
+
+/// Environment variable holding the HS256 development secret (never a flag: flags land in
+/// shell history).
+const SECRET_ENV: &str = "VELOCAST_JWT_SECRET";
+
+#[derive(Debug, Parser)]
+#[command(name = "velocast", version, about = "Velocast operator command")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Mint a development token (HS256, secret from VELOCAST_JWT_SECRET), printed on stdout.
+    Token {
+        /// Who the token is for (the `sub` claim; rate limits and audit logs use it).
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated scopes, e.g. models:read,models:write.
+        #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
+        scope: Vec<Scope>,
+        /// Lifetime: a number and s, m, h or d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
+        #[arg(long, default_value = "velocast")]
+        issuer: String,
+        #[arg(long, default_value = "velocast")]
+        audience: String,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    text.parse()
+        .map_err(|e: velocast_auth::InvalidScope| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let Cli { command } = Cli::parse();
+    match command {
+        Command::Token {
+            sub,
+            scope,
+            ttl,
+            issuer,
+            audience,
+        } => {
+            let Some(secret) = std::env::var_os(SECRET_ENV).and_then(|s| s.into_string().ok())
+            else {
+                eprintln!(
+                    "error: set {SECRET_ENV} to the shared development secret (at least 32 bytes)"
+                );
+                return ExitCode::from(2);
+            };
+            let minter = match Minter::hs256(&SecretString::from(secret), &issuer, &audience) {
+                Ok(minter) => minter,
+                Err(error) => {
+                    eprintln!("error: {SECRET_ENV}: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            match minter.mint(&sub, &scope, ttl) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(velocast_auth::MintError::EmptySubject) => {
+                    eprintln!("error: --sub must not be empty");
+                    ExitCode::from(2)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
