@@ -311,6 +311,7 @@ pub fn run(
         r2 = holdout_scores.r2,
         "holdout"
     );
+    clock.lap("evaluate");
 
     let signature = Signature::current();
     let digest = card_digest(&DigestInput {
