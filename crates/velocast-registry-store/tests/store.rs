@@ -1,0 +1,293 @@
+//! The store on a real Postgres (a fresh database per test) and on SQLite (a fresh file).
+
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::json;
+use sqlx::{Connection, Executor};
+use velocast_catalog::{Digest, ModelName, VersionNumber};
+use velocast_registry_store::{NewVersion, Store, StoreError, sha256};
+
+const LIMIT: usize = 4 * 1024 * 1024;
+
+/// Server URL for the admin connection that creates and drops test databases.
+fn postgres_admin_url() -> String {
+    std::env::var("VELOCAST_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh store on each backend; the guard drops the Postgres database afterwards.
+async fn stores() -> Vec<(Store, Option<String>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::connect(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("registry.db").display()
+        ),
+        4,
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    let database = unique("velocast_test");
+    let admin = postgres_admin_url();
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("Postgres at {admin}: {e}"));
+    connection
+        .execute(format!("CREATE DATABASE {database}").as_str())
+        .await
+        .unwrap();
+    let url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
+    let postgres = Store::connect(&url, 8, LIMIT).await.unwrap();
+    vec![
+        (postgres, Some(database), tempfile::tempdir().unwrap()),
+        (sqlite, None, dir),
+    ]
+}
+
+async fn drop_database(database: Option<String>) {
+    // Best effort: a database left behind by a crashed test has a unique name and harms nothing.
+    if let Some(database) = database
+        && let Ok(mut connection) = sqlx::PgConnection::connect(&postgres_admin_url()).await
+    {
+        let _ = connection
+            .execute(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)").as_str())
+            .await;
+    }
+}
+
+fn name(text: &str) -> ModelName {
+    text.parse().unwrap()
+}
+
+fn upload<'a>(
+    model: &'a ModelName,
+    bytes: &'a [u8],
+    digest: &'a Digest,
+    metadata: &'a serde_json::Value,
+) -> NewVersion<'a> {
+    NewVersion {
+        model,
+        artifact: bytes,
+        declared_digest: digest,
+        metadata,
+        run_id: None,
+        created_by: "trainer",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uploads_get_gapless_unique_version_numbers() {
+    for (store, database, _dir) in stores().await {
+        let model = name("bike-demand");
+        store
+            .create_model(&model, "hourly demand", &json!({"team": "ops"}), "alice")
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                let model = model.clone();
+                tokio::spawn(async move {
+                    let bytes = format!("artifact {i}").into_bytes();
+                    let digest = sha256(&bytes);
+                    let metadata = json!({"i": i});
+                    store
+                        .create_version(upload(&model, &bytes, &digest, &metadata))
+                        .await
+                        .map(|v| v.version.get())
+                })
+            })
+            .collect();
+        let mut numbers = Vec::new();
+        for task in tasks {
+            numbers.push(task.await.unwrap().unwrap());
+        }
+        numbers.sort_unstable();
+        assert_eq!(
+            numbers,
+            (1..=16).collect::<Vec<u32>>(),
+            "{:?}",
+            store.backend()
+        );
+        let listed = store.list_versions(&model).await.unwrap();
+        assert_eq!(listed.len(), 16);
+        assert!(listed.windows(2).all(|w| w[0].version < w[1].version));
+        // Each version's bytes come back verified and match its metadata.
+        let v3 = store
+            .get_version(&model, VersionNumber::try_from(3_u32).unwrap())
+            .await
+            .unwrap();
+        let bytes = store.read_blob(&v3.artifact_digest).await.unwrap();
+        let i = v3.metadata["i"].as_i64().unwrap();
+        assert_eq!(bytes, format!("artifact {i}").into_bytes());
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
+    for (store, database, _dir) in stores().await {
+        let model = name("bike-demand");
+        store
+            .create_model(&model, "", &json!({}), "alice")
+            .await
+            .unwrap();
+        let bytes = b"real bytes".to_vec();
+        let wrong = sha256(b"other bytes");
+        let error = store
+            .create_version(upload(&model, &bytes, &wrong, &json!({})))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::DigestMismatch { .. }),
+            "{error}"
+        );
+        let big = vec![0_u8; LIMIT + 1];
+        let error = store
+            .create_version(upload(&model, &big, &sha256(&big), &json!({})))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::TooLarge { .. }), "{error}");
+        assert_eq!(store.blob_count().await.unwrap(), 0);
+        // The counter did not move: the first good upload is version 1.
+        let digest = sha256(&bytes);
+        assert_eq!(
+            store
+                .create_version(upload(&model, &bytes, &digest, &json!({})))
+                .await
+                .unwrap()
+                .version
+                .get(),
+            1
+        );
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_failing_midway_leaves_no_bytes_and_no_gap() {
+    for (store, database, _dir) in stores().await {
+        let model = name("bike-demand");
+        store
+            .create_model(&model, "", &json!({}), "alice")
+            .await
+            .unwrap();
+        let bytes = b"model bytes".to_vec();
+        let digest = sha256(&bytes);
+        let metadata = json!({});
+        // The bytes are inserted, then the unknown run fails the transaction.
+        let failing = NewVersion {
+            run_id: Some("no-such-run"),
+            ..upload(&model, &bytes, &digest, &metadata)
+        };
+        let error = store.create_version(failing).await.unwrap_err();
+        assert!(matches!(error, StoreError::RunNotFound(_)), "{error}");
+        assert_eq!(
+            store.blob_count().await.unwrap(),
+            0,
+            "{:?}: orphaned bytes",
+            store.backend()
+        );
+        store.create_run("run-1", &model, "trainer").await.unwrap();
+        let ok = NewVersion {
+            run_id: Some("run-1"),
+            ..upload(&model, &bytes, &digest, &metadata)
+        };
+        let version = store.create_version(ok).await.unwrap();
+        assert_eq!(version.version.get(), 1);
+        assert_eq!(version.run_id.as_deref(), Some("run-1"));
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn models_are_unique_and_lookups_name_what_is_missing() {
+    for (store, database, _dir) in stores().await {
+        let model = name("bike-demand");
+        let created = store
+            .create_model(&model, "hourly", &json!({"k": "v"}), "alice")
+            .await
+            .unwrap();
+        assert_eq!(
+            (created.description.as_str(), created.tags["k"].as_str()),
+            ("hourly", Some("v"))
+        );
+        let error = store
+            .create_model(&model, "again", &json!({}), "bob")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::ModelExists(_)));
+        assert_eq!(store.get_model(&model).await.unwrap().description, "hourly"); // unchanged
+        assert!(matches!(
+            store.get_model(&name("nope")).await,
+            Err(StoreError::ModelNotFound(_))
+        ));
+        let missing = store
+            .get_version(&model, VersionNumber::FIRST)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            missing,
+            StoreError::VersionNotFound { version: 1, .. }
+        ));
+        let bytes = b"x".to_vec();
+        let digest = sha256(&bytes);
+        let unknown = name("unknown-model");
+        assert!(matches!(
+            store
+                .create_version(upload(&unknown, &bytes, &digest, &json!({})))
+                .await,
+            Err(StoreError::ModelNotFound(_))
+        ));
+        assert!(store.ping().await);
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn same_bytes_in_two_versions_are_stored_once() {
+    for (store, database, _dir) in stores().await {
+        let model = name("bike-demand");
+        store
+            .create_model(&model, "", &json!({}), "alice")
+            .await
+            .unwrap();
+        let bytes = b"identical".to_vec();
+        let digest = sha256(&bytes);
+        for expected in 1..=2 {
+            let v = store
+                .create_version(upload(&model, &bytes, &digest, &json!({})))
+                .await
+                .unwrap();
+            assert_eq!(v.version.get(), expected);
+        }
+        assert_eq!(store.blob_count().await.unwrap(), 1);
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(matches!(
+        Store::connect("mysql://localhost/x", 1, LIMIT).await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+}
