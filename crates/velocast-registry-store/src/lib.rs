@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use thiserror::Error;
-use velocast_catalog::{Digest, ModelName, ParseError, VersionNumber};
+use velocast_catalog::{AliasName, Digest, ModelName, ParseError, VersionNumber};
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -41,6 +41,8 @@ pub enum StoreError {
     DigestMismatch { declared: String, actual: String },
     #[error("artifact of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    #[error("alias `{alias}` of model `{model}` not found")]
+    AliasNotFound { model: String, alias: String },
     #[error("run `{0}` not found")]
     RunNotFound(String),
     #[error("stored bytes for {0} fail verification")]
@@ -73,6 +75,19 @@ pub struct VersionRecord {
     pub run_id: Option<String>,
     pub created_by: String,
     pub created_at_ms: i64,
+}
+
+/// One alias change, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasMove {
+    pub alias: AliasName,
+    /// `None`: the alias was created.
+    pub from: Option<VersionNumber>,
+    /// `None`: the alias was deleted.
+    pub to: Option<VersionNumber>,
+    pub actor: String,
+    pub reason: String,
+    pub at_ms: i64,
 }
 
 /// An upload: the bytes, the digest the client declares, and what describes them.
@@ -325,6 +340,220 @@ impl Store {
             return Err(StoreError::Corrupt(digest.to_string()));
         }
         Ok(bytes)
+    }
+
+    /// Locks the model row for the rest of `tx` (so alias moves on one model are serialized)
+    /// and returns its id.
+    async fn lock_model(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model: &ModelName,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "UPDATE registered_models SET updated_at = $1 WHERE name = $2 RETURNING id",
+        )
+        .bind(now)
+        .bind(model.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::ModelNotFound(model.to_string()))?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn current_alias(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        alias: &AliasName,
+    ) -> Result<Option<VersionNumber>, StoreError> {
+        let row = sqlx::query("SELECT version FROM aliases WHERE model_id = $1 AND alias = $2")
+            .bind(model_id)
+            .bind(alias.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(VersionNumber::try_from(
+                row.try_get::<i64, _>("version")?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one audit row's columns, bound in one place
+    async fn audit(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        alias: &AliasName,
+        from: Option<VersionNumber>,
+        to: Option<VersionNumber>,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alias_audit (model_id, alias, from_version, to_version, actor, reason, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(model_id)
+        .bind(alias.as_str())
+        .bind(from.map(|v| i64::from(v.get())))
+        .bind(to.map(|v| i64::from(v.get())))
+        .bind(actor)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Points `alias` at `version` and records the move, in one transaction.
+    pub async fn set_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        version: VersionNumber,
+        actor: &str,
+        reason: &str,
+    ) -> Result<AliasMove, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let model_id = Self::lock_model(&mut tx, model, now).await?;
+        let exists =
+            sqlx::query("SELECT 1 AS one FROM model_versions WHERE model_id = $1 AND version = $2")
+                .bind(model_id)
+                .bind(i64::from(version.get()))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::VersionNotFound {
+                model: model.to_string(),
+                version: version.get(),
+            });
+        }
+        let from = Self::current_alias(&mut tx, model_id, alias).await?;
+        sqlx::query(
+            "INSERT INTO aliases (model_id, alias, version, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (model_id, alias) DO UPDATE SET version = excluded.version, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        )
+        .bind(model_id)
+        .bind(alias.as_str())
+        .bind(i64::from(version.get()))
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        Self::audit(
+            &mut tx,
+            model_id,
+            alias,
+            from,
+            Some(version),
+            actor,
+            reason,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AliasMove {
+            alias: alias.clone(),
+            from,
+            to: Some(version),
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+            at_ms: now,
+        })
+    }
+
+    /// Removes `alias` and records it, in one transaction.
+    pub async fn delete_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+        actor: &str,
+        reason: &str,
+    ) -> Result<AliasMove, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let model_id = Self::lock_model(&mut tx, model, now).await?;
+        let from = Self::current_alias(&mut tx, model_id, alias)
+            .await?
+            .ok_or_else(|| StoreError::AliasNotFound {
+                model: model.to_string(),
+                alias: alias.to_string(),
+            })?;
+        sqlx::query("DELETE FROM aliases WHERE model_id = $1 AND alias = $2")
+            .bind(model_id)
+            .bind(alias.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Self::audit(
+            &mut tx,
+            model_id,
+            alias,
+            Some(from),
+            None,
+            actor,
+            reason,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AliasMove {
+            alias: alias.clone(),
+            from: Some(from),
+            to: None,
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+            at_ms: now,
+        })
+    }
+
+    /// The version an alias points at.
+    pub async fn resolve_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+    ) -> Result<VersionRecord, StoreError> {
+        let sql = format!(
+            "SELECT {} JOIN aliases a ON a.model_id = v.model_id AND a.version = v.version \
+             WHERE m.name = $1 AND a.alias = $2",
+            Self::VERSION_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(model.as_str())
+            .bind(alias.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::AliasNotFound {
+                model: model.to_string(),
+                alias: alias.to_string(),
+            })?;
+        version_record(&row)
+    }
+
+    /// Every change to the model's aliases, oldest first.
+    pub async fn alias_audit(&self, model: &ModelName) -> Result<Vec<AliasMove>, StoreError> {
+        self.get_model(model).await?;
+        let rows = sqlx::query(
+            "SELECT a.alias, a.from_version, a.to_version, a.actor, a.reason, a.at FROM alias_audit a \
+             JOIN registered_models m ON m.id = a.model_id WHERE m.name = $1 ORDER BY a.id",
+        )
+        .bind(model.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let version = |value: Option<i64>| value.map(VersionNumber::try_from).transpose();
+        rows.iter()
+            .map(|row| {
+                Ok(AliasMove {
+                    alias: row.try_get::<String, _>("alias")?.parse()?,
+                    from: version(row.try_get("from_version")?)?,
+                    to: version(row.try_get("to_version")?)?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                    at_ms: row.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     /// How many blobs are stored (for tests and metrics).

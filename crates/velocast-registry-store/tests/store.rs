@@ -101,11 +101,15 @@ async fn concurrent_uploads_get_gapless_unique_version_numbers() {
             .create_model(&model, "hourly demand", &json!({"team": "ops"}), "alice")
             .await
             .unwrap();
+        // All tasks start together, so their transactions really overlap.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
         let tasks: Vec<_> = (0..16)
             .map(|i| {
                 let store = store.clone();
                 let model = model.clone();
+                let barrier = barrier.clone();
                 tokio::spawn(async move {
+                    barrier.wait().await;
                     let bytes = format!("artifact {i}").into_bytes();
                     let digest = sha256(&bytes);
                     let metadata = json!({"i": i});
@@ -290,4 +294,194 @@ async fn unsupported_urls_are_refused() {
         Store::connect("mysql://localhost/x", 1, LIMIT).await,
         Err(StoreError::UnsupportedUrl)
     ));
+}
+
+/// An audit entry as (alias, from, to, actor, reason).
+type AuditRow<'a> = (&'a str, Option<u32>, Option<u32>, &'a str, &'a str);
+
+fn alias(text: &str) -> velocast_catalog::AliasName {
+    text.parse().unwrap()
+}
+
+fn v(n: u32) -> VersionNumber {
+    VersionNumber::try_from(n).unwrap()
+}
+
+/// A model with `count` versions.
+async fn model_with_versions(store: &Store, count: u32) -> ModelName {
+    let model = name("bike-demand");
+    store
+        .create_model(&model, "", &json!({}), "alice")
+        .await
+        .unwrap();
+    for i in 0..count {
+        let bytes = format!("artifact {i}").into_bytes();
+        let digest = sha256(&bytes);
+        store
+            .create_version(upload(&model, &bytes, &digest, &json!({"i": i})))
+            .await
+            .unwrap();
+    }
+    model
+}
+
+#[tokio::test]
+async fn alias_moves_resolve_and_are_audited() {
+    for (store, database, _dir) in stores().await {
+        let model = model_with_versions(&store, 3).await;
+        let champion = alias("champion");
+        let first = store
+            .set_alias(&model, &champion, v(1), "alice", "first release")
+            .await
+            .unwrap();
+        assert_eq!((first.from, first.to), (None, Some(v(1))));
+        assert_eq!(
+            store
+                .resolve_alias(&model, &champion)
+                .await
+                .unwrap()
+                .version,
+            v(1)
+        );
+        let moved = store
+            .set_alias(&model, &champion, v(3), "bob", "better holdout MAE")
+            .await
+            .unwrap();
+        assert_eq!((moved.from, moved.to), (Some(v(1)), Some(v(3))));
+        assert_eq!(
+            store
+                .resolve_alias(&model, &champion)
+                .await
+                .unwrap()
+                .metadata["i"],
+            2
+        );
+        store
+            .set_alias(&model, &alias("challenger"), v(2), "bob", "A/B")
+            .await
+            .unwrap();
+        let deleted = store
+            .delete_alias(&model, &alias("challenger"), "carol", "test over")
+            .await
+            .unwrap();
+        assert_eq!((deleted.from, deleted.to), (Some(v(2)), None));
+        assert!(matches!(
+            store.resolve_alias(&model, &alias("challenger")).await,
+            Err(StoreError::AliasNotFound { .. })
+        ));
+
+        let audit = store.alias_audit(&model).await.unwrap();
+        let summary: Vec<AuditRow<'_>> = audit
+            .iter()
+            .map(|m| {
+                (
+                    m.alias.as_str(),
+                    m.from.map(VersionNumber::get),
+                    m.to.map(VersionNumber::get),
+                    m.actor.as_str(),
+                    m.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("champion", None, Some(1), "alice", "first release"),
+                ("champion", Some(1), Some(3), "bob", "better holdout MAE"),
+                ("challenger", None, Some(2), "bob", "A/B"),
+                ("challenger", Some(2), None, "carol", "test over"),
+            ],
+            "{:?}",
+            store.backend()
+        );
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_alias_move_changes_nothing() {
+    for (store, database, _dir) in stores().await {
+        let model = model_with_versions(&store, 2).await;
+        let champion = alias("champion");
+        store
+            .set_alias(&model, &champion, v(2), "alice", "ok")
+            .await
+            .unwrap();
+        let error = store
+            .set_alias(&model, &champion, v(9), "mallory", "no such version")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::VersionNotFound { version: 9, .. }),
+            "{error}"
+        );
+        let error = store
+            .delete_alias(&model, &alias("ghost"), "mallory", "nothing there")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::AliasNotFound { .. }), "{error}");
+        let error = store
+            .set_alias(&name("other"), &champion, v(1), "mallory", "no model")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::ModelNotFound(_)), "{error}");
+        assert_eq!(
+            store
+                .resolve_alias(&model, &champion)
+                .await
+                .unwrap()
+                .version,
+            v(2)
+        );
+        assert_eq!(store.alias_audit(&model).await.unwrap().len(), 1);
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_alias_moves_form_an_unbroken_audit_chain() {
+    for (store, database, _dir) in stores().await {
+        let model = model_with_versions(&store, 4).await;
+        // All tasks start together, so their transactions really overlap.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(24));
+        let tasks: Vec<_> = (0..24_u32)
+            .map(|i| {
+                let store = store.clone();
+                let model = model.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store
+                        .set_alias(
+                            &model,
+                            &alias("champion"),
+                            v(1 + i % 4),
+                            &format!("actor-{i}"),
+                            "race",
+                        )
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let audit = store.alias_audit(&model).await.unwrap();
+        assert_eq!(audit.len(), 24);
+        assert_eq!(audit[0].from, None);
+        // Serialized moves: each one starts where the previous one ended.
+        for pair in audit.windows(2) {
+            assert_eq!(pair[1].from, pair[0].to, "{:?}", store.backend());
+        }
+        let last = audit.last().unwrap().to.unwrap();
+        assert_eq!(
+            store
+                .resolve_alias(&model, &alias("champion"))
+                .await
+                .unwrap()
+                .version,
+            last
+        );
+        drop_database(database).await;
+    }
 }
