@@ -45,6 +45,12 @@ pub enum StoreError {
     AliasNotFound { model: String, alias: String },
     #[error("run `{0}` not found")]
     RunNotFound(String),
+    #[error("run `{0}` already exists")]
+    RunExists(String),
+    #[error("run `{id}` is {status} and can no longer change")]
+    RunClosed { id: String, status: &'static str },
+    #[error("metric `{key}` at step {step} is not a finite number")]
+    BadMetric { key: String, step: i64 },
     #[error("stored bytes for {0} fail verification")]
     Corrupt(String),
     #[error("stored data is invalid: {0}")]
@@ -88,6 +94,52 @@ pub struct AliasMove {
     pub actor: String,
     pub reason: String,
     pub at_ms: i64,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<RunStatus> {
+        [RunStatus::Running, RunStatus::Finished, RunStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One logged value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub key: String,
+    pub step: i64,
+    pub value: f64,
+}
+
+/// A training run: its parameters, status, metrics and the versions it produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub model: ModelName,
+    pub status: RunStatus,
+    pub params: serde_json::Value,
+    pub created_by: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    pub metrics: Vec<Metric>,
+    pub versions: Vec<VersionNumber>,
 }
 
 /// An upload: the bytes, the digest the client declares, and what describes them.
@@ -199,20 +251,141 @@ impl Store {
         })
     }
 
+    /// Starts a run for an existing model.
     pub async fn create_run(
         &self,
         id: &str,
         model: &ModelName,
+        params: &serde_json::Value,
         created_by: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO runs (id, model_name, status, created_by, started_at) VALUES ($1, $2, 'running', $3, $4)")
-            .bind(id)
-            .bind(model.as_str())
-            .bind(created_by)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        self.get_model(model).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, model_name, status, params, created_by, started_at) \
+             VALUES ($1, $2, 'running', $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(model.as_str())
+        .bind(params.to_string())
+        .bind(created_by)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::RunExists(id.to_owned()));
+        }
         Ok(())
+    }
+
+    /// The run's status, or why it cannot take more writes.
+    async fn open_run(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query("SELECT status FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::RunNotFound(id.to_owned()))?;
+        let status: String = row.try_get("status")?;
+        match RunStatus::parse(&status) {
+            Some(RunStatus::Running) => Ok(()),
+            Some(closed) => Err(StoreError::RunClosed {
+                id: id.to_owned(),
+                status: closed.as_str(),
+            }),
+            None => Err(StoreError::RunClosed {
+                id: id.to_owned(),
+                status: "unknown",
+            }),
+        }
+    }
+
+    /// Logs metrics to a running run, all or none. Logging a (key, step) again replaces it.
+    pub async fn log_metrics(&self, id: &str, metrics: &[Metric]) -> Result<(), StoreError> {
+        if let Some(bad) = metrics.iter().find(|m| !m.value.is_finite()) {
+            return Err(StoreError::BadMetric {
+                key: bad.key.clone(),
+                step: bad.step,
+            });
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        Self::open_run(&mut tx, id).await?;
+        for metric in metrics {
+            sqlx::query(
+                "INSERT INTO run_metrics (run_id, key, step, value, logged_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at",
+            )
+            .bind(id)
+            .bind(&metric.key)
+            .bind(metric.step)
+            .bind(metric.value)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes a running run as finished or failed.
+    pub async fn end_run(&self, id: &str, status: RunStatus) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::open_run(&mut tx, id).await?;
+        sqlx::query("UPDATE runs SET status = $1, ended_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_run(&self, id: &str) -> Result<RunRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, model_name, status, params, created_by, started_at, ended_at FROM runs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::RunNotFound(id.to_owned()))?;
+        let status: String = row.try_get("status")?;
+        let metrics = sqlx::query(
+            "SELECT key, step, value FROM run_metrics WHERE run_id = $1 ORDER BY key, step",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|m| {
+            Ok(Metric {
+                key: m.try_get("key")?,
+                step: m.try_get("step")?,
+                value: m.try_get("value")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let versions =
+            sqlx::query("SELECT version FROM model_versions WHERE run_id = $1 ORDER BY version")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|v| Ok(VersionNumber::try_from(v.try_get::<i64, _>("version")?)?))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(RunRecord {
+            id: row.try_get("id")?,
+            model: row.try_get::<String, _>("model_name")?.parse()?,
+            status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+            params: json(&row.try_get::<String, _>("params")?),
+            created_by: row.try_get("created_by")?,
+            started_at_ms: row.try_get("started_at")?,
+            ended_at_ms: row.try_get("ended_at")?,
+            metrics,
+            versions,
+        })
     }
 
     /// Creates the next version of a model with its artifact, atomically.

@@ -210,7 +210,10 @@ async fn an_upload_failing_midway_leaves_no_bytes_and_no_gap() {
             "{:?}: orphaned bytes",
             store.backend()
         );
-        store.create_run("run-1", &model, "trainer").await.unwrap();
+        store
+            .create_run("run-1", &model, &json!({}), "trainer")
+            .await
+            .unwrap();
         let ok = NewVersion {
             run_id: Some("run-1"),
             ..upload(&model, &bytes, &digest, &metadata)
@@ -482,6 +485,115 @@ async fn concurrent_alias_moves_form_an_unbroken_audit_chain() {
                 .version,
             last
         );
+        drop_database(database).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_logs_params_and_metrics_then_closes_and_lists_its_versions() {
+    use velocast_registry_store::{Metric, RunStatus};
+    for (store, database, _dir) in stores().await {
+        let model = model_with_versions(&store, 0).await;
+        let params = json!({"search": {"trials": 50, "seed": 42}});
+        store
+            .create_run("run-42", &model, &params, "trainer")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_run("run-42", &model, &params, "trainer").await,
+            Err(StoreError::RunExists(_))
+        ));
+        assert!(matches!(
+            store.create_run("run-x", &name("nope"), &params, "t").await,
+            Err(StoreError::ModelNotFound(_))
+        ));
+
+        let fold = |step, value| Metric {
+            key: "fold_mae".into(),
+            step,
+            value,
+        };
+        store
+            .log_metrics("run-42", &[fold(0, 44.1), fold(1, 41.0), fold(2, 39.5)])
+            .await
+            .unwrap();
+        store
+            .log_metrics(
+                "run-42",
+                &[
+                    fold(2, 39.25),
+                    Metric {
+                        key: "cv_mae".into(),
+                        step: 0,
+                        value: 41.45,
+                    },
+                ],
+            )
+            .await
+            .unwrap();
+        // A non-finite value refuses the whole batch.
+        let error = store
+            .log_metrics("run-42", &[fold(3, 1.0), fold(4, f64::NAN)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::BadMetric { step: 4, .. }),
+            "{error}"
+        );
+
+        let bytes = b"onnx".to_vec();
+        let digest = sha256(&bytes);
+        let metadata = json!({});
+        store
+            .create_version(NewVersion {
+                run_id: Some("run-42"),
+                ..upload(&model, &bytes, &digest, &metadata)
+            })
+            .await
+            .unwrap();
+        store.end_run("run-42", RunStatus::Finished).await.unwrap();
+        let closed = store
+            .log_metrics("run-42", &[fold(5, 1.0)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                closed,
+                StoreError::RunClosed {
+                    status: "finished",
+                    ..
+                }
+            ),
+            "{closed}"
+        );
+        assert!(matches!(
+            store.end_run("run-42", RunStatus::Failed).await,
+            Err(StoreError::RunClosed { .. })
+        ));
+
+        let run = store.get_run("run-42").await.unwrap();
+        assert_eq!(run.status, RunStatus::Finished);
+        assert_eq!(run.params, params);
+        assert!(run.ended_at_ms.is_some());
+        assert_eq!(run.versions, vec![v(1)]);
+        let logged: Vec<(&str, i64, f64)> = run
+            .metrics
+            .iter()
+            .map(|m| (m.key.as_str(), m.step, m.value))
+            .collect();
+        assert_eq!(
+            logged,
+            vec![
+                ("cv_mae", 0, 41.45),
+                ("fold_mae", 0, 44.1),
+                ("fold_mae", 1, 41.0),
+                ("fold_mae", 2, 39.25)
+            ]
+        );
+        assert!(matches!(
+            store.get_run("missing").await,
+            Err(StoreError::RunNotFound(_))
+        ));
         drop_database(database).await;
     }
 }
