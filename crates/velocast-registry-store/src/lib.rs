@@ -551,28 +551,23 @@ impl Store {
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // one audit row's columns, bound in one place
+    /// Appends `change` to the audit log.
     async fn audit(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         model_id: i64,
-        alias: &AliasName,
-        from: Option<VersionNumber>,
-        to: Option<VersionNumber>,
-        actor: &str,
-        reason: &str,
-        now: i64,
+        change: &AliasMove,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO alias_audit (model_id, alias, from_version, to_version, actor, reason, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(model_id)
-        .bind(alias.as_str())
-        .bind(from.map(|v| i64::from(v.get())))
-        .bind(to.map(|v| i64::from(v.get())))
-        .bind(actor)
-        .bind(reason)
-        .bind(now)
+        .bind(change.alias.as_str())
+        .bind(change.from.map(|v| i64::from(v.get())))
+        .bind(change.to.map(|v| i64::from(v.get())))
+        .bind(&change.actor)
+        .bind(&change.reason)
+        .bind(change.at_ms)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -615,26 +610,17 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        Self::audit(
-            &mut tx,
-            model_id,
-            alias,
-            from,
-            Some(version),
-            actor,
-            reason,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(AliasMove {
+        let change = AliasMove {
             alias: alias.clone(),
             from,
             to: Some(version),
             actor: actor.to_owned(),
             reason: reason.to_owned(),
             at_ms: now,
-        })
+        };
+        Self::audit(&mut tx, model_id, &change).await?;
+        tx.commit().await?;
+        Ok(change)
     }
 
     /// Removes `alias` and records it, in one transaction.
@@ -659,26 +645,17 @@ impl Store {
             .bind(alias.as_str())
             .execute(&mut *tx)
             .await?;
-        Self::audit(
-            &mut tx,
-            model_id,
-            alias,
-            Some(from),
-            None,
-            actor,
-            reason,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(AliasMove {
+        let change = AliasMove {
             alias: alias.clone(),
             from: Some(from),
             to: None,
             actor: actor.to_owned(),
             reason: reason.to_owned(),
             at_ms: now,
-        })
+        };
+        Self::audit(&mut tx, model_id, &change).await?;
+        tx.commit().await?;
+        Ok(change)
     }
 
     /// The version an alias points at.
