@@ -216,14 +216,24 @@ fn check_names(issuer: &str, audience: &str) -> Result<(), KeyError> {
     }
 }
 
+/// The HS256 secret's bytes, once the names and the secret's length are acceptable.
+fn hs256_secret<'a>(
+    secret: &'a SecretString,
+    issuer: &str,
+    audience: &str,
+) -> Result<&'a [u8], KeyError> {
+    check_names(issuer, audience)?;
+    let bytes = secret.expose_secret().as_bytes();
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(KeyError::ShortSecret);
+    }
+    Ok(bytes)
+}
+
 impl Verifier {
     /// A shared-secret verifier for development (`VELOCAST_JWT_SECRET`).
     pub fn hs256(secret: &SecretString, issuer: &str, audience: &str) -> Result<Self, KeyError> {
-        check_names(issuer, audience)?;
-        let bytes = secret.expose_secret().as_bytes();
-        if bytes.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::ShortSecret);
-        }
+        let bytes = hs256_secret(secret, issuer, audience)?;
         Ok(Verifier {
             keys: Keys::Hs256(DecodingKey::from_secret(bytes)),
             issuer: issuer.to_owned(),
@@ -369,11 +379,7 @@ pub enum MintError {
 
 impl Minter {
     pub fn hs256(secret: &SecretString, issuer: &str, audience: &str) -> Result<Self, KeyError> {
-        check_names(issuer, audience)?;
-        let bytes = secret.expose_secret().as_bytes();
-        if bytes.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::ShortSecret);
-        }
+        let bytes = hs256_secret(secret, issuer, audience)?;
         Ok(Minter {
             key: EncodingKey::from_secret(bytes),
             issuer: issuer.to_owned(),

@@ -573,6 +573,17 @@ impl Store {
         Ok(())
     }
 
+    /// Appends `change` to the audit log and commits the alias change with it.
+    async fn record(
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        change: AliasMove,
+    ) -> Result<AliasMove, StoreError> {
+        Self::audit(&mut tx, model_id, &change).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
     /// Points `alias` at `version` and records the move, in one transaction.
     pub async fn set_alias(
         &self,
@@ -618,9 +629,7 @@ impl Store {
             reason: reason.to_owned(),
             at_ms: now,
         };
-        Self::audit(&mut tx, model_id, &change).await?;
-        tx.commit().await?;
-        Ok(change)
+        Self::record(tx, model_id, change).await
     }
 
     /// Removes `alias` and records it, in one transaction.
@@ -653,9 +662,7 @@ impl Store {
             reason: reason.to_owned(),
             at_ms: now,
         };
-        Self::audit(&mut tx, model_id, &change).await?;
-        tx.commit().await?;
-        Ok(change)
+        Self::record(tx, model_id, change).await
     }
 
     /// The version an alias points at.

@@ -149,11 +149,7 @@ async fn concurrent_uploads_get_gapless_unique_version_numbers() {
 #[tokio::test]
 async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
     for (store, database, _dir) in stores().await {
-        let model = name("bike-demand");
-        store
-            .create_model(&model, "", &json!({}), "alice")
-            .await
-            .unwrap();
+        let model = model_with_versions(&store, 0).await;
         let bytes = b"real bytes".to_vec();
         let wrong = sha256(b"other bytes");
         let error = store
@@ -189,11 +185,7 @@ async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
 #[tokio::test]
 async fn an_upload_failing_midway_leaves_no_bytes_and_no_gap() {
     for (store, database, _dir) in stores().await {
-        let model = name("bike-demand");
-        store
-            .create_model(&model, "", &json!({}), "alice")
-            .await
-            .unwrap();
+        let model = model_with_versions(&store, 0).await;
         let bytes = b"model bytes".to_vec();
         let digest = sha256(&bytes);
         let metadata = json!({});
@@ -272,11 +264,7 @@ async fn models_are_unique_and_lookups_name_what_is_missing() {
 #[tokio::test]
 async fn same_bytes_in_two_versions_are_stored_once() {
     for (store, database, _dir) in stores().await {
-        let model = name("bike-demand");
-        store
-            .create_model(&model, "", &json!({}), "alice")
-            .await
-            .unwrap();
+        let model = model_with_versions(&store, 0).await;
         let bytes = b"identical".to_vec();
         let digest = sha256(&bytes);
         for expected in 1..=2 {
