@@ -11,6 +11,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub mod filter;
+
+pub use filter::{MetricFilter, TagFilter, VersionFilter};
+
 /// A rejected value and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("`{value}` is not a valid {what}: {rule}")]

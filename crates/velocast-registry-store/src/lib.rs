@@ -10,13 +10,26 @@
 //! - the server hashes every artifact; a declared digest that does not match is refused before
 //!   anything is written, and bytes are verified again when read.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use thiserror::Error;
-use velocast_catalog::{AliasName, Digest, ModelName, ParseError, VersionNumber};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use velocast_catalog::{AliasName, Digest, ModelName, ParseError, VersionFilter, VersionNumber};
+
+mod blobs;
+mod events;
+pub mod testing;
+
+pub use blobs::{BlobFuture, BlobStore, DatabaseBlobs};
+pub use events::{CHANNEL, WatchEvent};
+/// The database error type, for callers that classify failures (unreachable vs. a bug).
+pub use sqlx::Error as SqlxError;
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -37,12 +50,23 @@ pub enum StoreError {
     ModelNotFound(String),
     #[error("version {version} of model `{model}` not found")]
     VersionNotFound { model: String, version: u32 },
-    #[error("artifact digest mismatch: declared {declared}, received bytes hash to {actual}")]
-    DigestMismatch { declared: String, actual: String },
+    #[error("{part} digest mismatch: declared {declared}, received bytes hash to {actual}")]
+    DigestMismatch {
+        /// `artifact` or `profile`.
+        part: &'static str,
+        declared: String,
+        actual: String,
+    },
     #[error("artifact of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("alias `{alias}` of model `{model}` not found")]
     AliasNotFound { model: String, alias: String },
+    #[error("version {version} of model `{model}` is what alias `{alias}` points at")]
+    VersionInUse {
+        model: String,
+        version: u32,
+        alias: String,
+    },
     #[error("run `{0}` not found")]
     RunNotFound(String),
     #[error("run `{0}` already exists")]
@@ -66,6 +90,8 @@ pub struct ModelRecord {
     pub name: ModelName,
     pub description: String,
     pub tags: serde_json::Value,
+    /// The highest version number handed out (deleted versions keep their number).
+    pub latest_version: Option<VersionNumber>,
     pub created_by: String,
     pub created_at_ms: i64,
 }
@@ -76,6 +102,7 @@ pub struct VersionRecord {
     pub version: VersionNumber,
     pub artifact_digest: Digest,
     pub artifact_size: u64,
+    pub profile_digest: Option<Digest>,
     /// Signature, metrics, params, tags, lineage: the document the trainer uploads.
     pub metadata: serde_json::Value,
     pub run_id: Option<String>,
@@ -148,18 +175,46 @@ pub struct NewVersion<'a> {
     pub model: &'a ModelName,
     pub artifact: &'a [u8],
     pub declared_digest: &'a Digest,
+    /// The reference profile and its declared digest, checked like the artifact.
+    pub profile: Option<(&'a [u8], &'a Digest)>,
     pub metadata: &'a serde_json::Value,
     pub run_id: Option<&'a str>,
     pub created_by: &'a str,
 }
 
-/// The storage handle (cheap to clone: a pool).
-#[derive(Debug, Clone)]
+/// The alias a model has and the version it points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub alias: AliasName,
+    pub version: VersionNumber,
+    pub updated_by: String,
+    pub updated_at_ms: i64,
+}
+
+/// The storage handle (cheap to clone: a pool and two `Arc`s).
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     max_artifact_bytes: usize,
+    blobs: Arc<dyn BlobStore>,
+    events: broadcast::Sender<WatchEvent>,
+    /// Kept for the notification listener's own connection; never printed (may hold a password).
+    listen_url: Option<Arc<str>>,
 }
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("max_artifact_bytes", &self.max_artifact_bytes)
+            .field("blobs", &self.blobs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many events a slow watcher may fall behind before it is told to resync.
+const EVENT_BUFFER: usize = 1024;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -188,17 +243,78 @@ impl Store {
         install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // While the database is down, fail requests fast (a 503 the client retries) rather
+            // than queueing them for sqlx's default 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await?;
         match backend {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
         }
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
         Ok(Store {
+            blobs: Arc::new(DatabaseBlobs::new(pool.clone())),
             pool,
             backend,
             max_artifact_bytes,
+            events,
+            listen_url: (backend == Backend::Postgres).then(|| Arc::from(url)),
         })
+    }
+
+    /// Applies the migrations and returns; for `velocast-registry migrate`.
+    pub async fn migrate(url: &str) -> Result<(), StoreError> {
+        Store::connect(url, 1, 0).await.map(|_| ())
+    }
+
+    /// Closes the pool's connections (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Watch events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
+        self.events.subscribe()
+    }
+
+    /// The task that relays Postgres notifications to this process's watchers; `None` on
+    /// SQLite, where the store publishes directly. Run it until `cancel` fires.
+    pub fn notification_relay(
+        &self,
+        cancel: CancellationToken,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let url = self.listen_url.as_deref()?.to_owned();
+        Some(events::relay_postgres_notifications(
+            url,
+            self.events.clone(),
+            cancel,
+        ))
+    }
+
+    /// Queues `event` inside `tx`: Postgres delivers it on commit; SQLite gets it from
+    /// [`Store::published`] after the commit.
+    async fn publish(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        event: &WatchEvent,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            let payload = serde_json::to_string(event).unwrap_or_default();
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// After a commit: hands `event` to in-process watchers where no database relay does.
+    fn published(&self, event: WatchEvent) {
+        if self.backend == Backend::Sqlite {
+            let _ = self.events.send(event);
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -237,18 +353,35 @@ impl Store {
     }
 
     pub async fn get_model(&self, name: &ModelName) -> Result<ModelRecord, StoreError> {
-        let row = sqlx::query("SELECT name, description, tags, created_by, created_at FROM registered_models WHERE name = $1")
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM registered_models WHERE name = $1");
+        let row = sqlx::query(&sql)
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::ModelNotFound(name.to_string()))?;
-        Ok(ModelRecord {
-            name: row.try_get::<String, _>("name")?.parse()?,
-            description: row.try_get("description")?,
-            tags: json(&row.try_get::<String, _>("tags")?),
-            created_by: row.try_get("created_by")?,
-            created_at_ms: row.try_get("created_at")?,
-        })
+        model_record(&row)
+    }
+
+    /// Every model, by name; with `tag`, only those whose tag `key` equals `value`.
+    pub async fn list_models(
+        &self,
+        tag: Option<&velocast_catalog::TagFilter>,
+    ) -> Result<Vec<ModelRecord>, StoreError> {
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM registered_models ORDER BY name");
+        let models = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(model_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(models
+            .into_iter()
+            .filter(|m| {
+                tag.is_none_or(|t| {
+                    m.tags.get(&t.key).and_then(serde_json::Value::as_str) == Some(&t.value)
+                })
+            })
+            .collect())
     }
 
     /// Starts a run for an existing model.
@@ -343,6 +476,34 @@ impl Store {
         Ok(())
     }
 
+    /// Runs, newest first, at most `limit`; with `model`, only that model's.
+    pub async fn list_runs(
+        &self,
+        model: Option<&ModelName>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = match model {
+            Some(model) => sqlx::query(
+                "SELECT id FROM runs WHERE model_name = $1 ORDER BY started_at DESC, id LIMIT $2",
+            )
+            .bind(model.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+            None => {
+                sqlx::query("SELECT id FROM runs ORDER BY started_at DESC, id LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut runs = Vec::with_capacity(rows.len());
+        for row in rows {
+            runs.push(self.get_run(&row.try_get::<String, _>("id")?).await?);
+        }
+        Ok(runs)
+    }
+
     pub async fn get_run(&self, id: &str) -> Result<RunRecord, StoreError> {
         let row = sqlx::query(
             "SELECT id, model_name, status, params, created_by, started_at, ended_at FROM runs WHERE id = $1",
@@ -396,13 +557,19 @@ impl Store {
                 limit: self.max_artifact_bytes,
             });
         }
-        let actual = sha256(new.artifact);
-        if &actual != new.declared_digest {
-            return Err(StoreError::DigestMismatch {
-                declared: new.declared_digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
+        let actual = verified_digest(new.artifact, new.declared_digest, "artifact")?;
+        let profile_digest = match new.profile {
+            Some((bytes, declared)) => {
+                if bytes.len() > self.max_artifact_bytes {
+                    return Err(StoreError::TooLarge {
+                        size: bytes.len(),
+                        limit: self.max_artifact_bytes,
+                    });
+                }
+                Some(verified_digest(bytes, declared, "profile")?)
+            }
+            None => None,
+        };
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // Bumping the counter takes the model row's lock (Postgres) for this transaction: racing
@@ -418,13 +585,10 @@ impl Store {
         .ok_or_else(|| StoreError::ModelNotFound(new.model.to_string()))?;
         let model_id: i64 = row.try_get("id")?;
         let version = VersionNumber::try_from(row.try_get::<i64, _>("version")?)?;
-        sqlx::query("INSERT INTO blobs (digest, size, bytes, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING")
-            .bind(actual.as_str())
-            .bind(new.artifact.len() as i64)
-            .bind(new.artifact)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        self.blobs.put(&mut tx, &actual, new.artifact).await?;
+        if let (Some((bytes, _)), Some(digest)) = (new.profile, &profile_digest) {
+            self.blobs.put(&mut tx, digest, bytes).await?;
+        }
         // Checked after the bytes are in: an unknown run fails the upload midway, and dropping
         // the transaction takes the bytes and the counter back with it.
         if let Some(run_id) = new.run_id {
@@ -437,25 +601,35 @@ impl Store {
             }
         }
         sqlx::query(
-            "INSERT INTO model_versions (model_id, version, artifact_digest, artifact_size, metadata, run_id, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO model_versions (model_id, version, artifact_digest, artifact_size, profile_digest, metadata, run_id, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(model_id)
         .bind(i64::from(version.get()))
         .bind(actual.as_str())
         .bind(new.artifact.len() as i64)
+        .bind(profile_digest.as_ref().map(Digest::as_str))
         .bind(new.metadata.to_string())
         .bind(new.run_id)
         .bind(new.created_by)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let event = WatchEvent::VersionCreated {
+            model: new.model.to_string(),
+            version: version.get(),
+            digest: actual.to_string(),
+            at_ms: now,
+        };
+        self.publish(&mut tx, &event).await?;
         tx.commit().await?;
+        self.published(event);
         Ok(VersionRecord {
             model: new.model.clone(),
             version,
             artifact_digest: actual,
             artifact_size: new.artifact.len() as u64,
+            profile_digest,
             metadata: new.metadata.clone(),
             run_id: new.run_id.map(str::to_owned),
             created_by: new.created_by.to_owned(),
@@ -463,7 +637,7 @@ impl Store {
         })
     }
 
-    const VERSION_COLUMNS: &'static str = "m.name, v.version, v.artifact_digest, v.artifact_size, v.metadata, v.run_id, v.created_by, v.created_at \
+    const VERSION_COLUMNS: &'static str = "m.name, v.version, v.artifact_digest, v.artifact_size, v.profile_digest, v.metadata, v.run_id, v.created_by, v.created_at \
          FROM model_versions v JOIN registered_models m ON m.id = v.model_id";
 
     pub async fn get_version(
@@ -501,18 +675,144 @@ impl Store {
         rows.iter().map(version_record).collect()
     }
 
-    /// The artifact's bytes, verified against their digest before they are returned.
-    pub async fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
-        let row = sqlx::query("SELECT bytes FROM blobs WHERE digest = $1")
-            .bind(digest.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(digest.to_string()))?;
-        let bytes: Vec<u8> = row.try_get("bytes")?;
-        if &sha256(&bytes) != digest {
-            return Err(StoreError::Corrupt(digest.to_string()));
+    /// Versions of a model that pass `filter`, oldest first; with `alias`, only the version it
+    /// points at (if that one passes too).
+    pub async fn search_versions(
+        &self,
+        model: &ModelName,
+        filter: &VersionFilter,
+        alias: Option<&AliasName>,
+    ) -> Result<Vec<VersionRecord>, StoreError> {
+        let candidates = match alias {
+            Some(alias) => match self.resolve_alias(model, alias).await {
+                Ok(version) => vec![version],
+                Err(StoreError::AliasNotFound { .. }) => Vec::new(),
+                Err(other) => return Err(other),
+            },
+            None => self.list_versions(model).await?,
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|v| filter.matches(&v.metadata))
+            .collect())
+    }
+
+    /// The version a selector names: a number, an alias, or the newest existing version.
+    pub async fn select_version(
+        &self,
+        model: &ModelName,
+        selector: &velocast_catalog::VersionSelector,
+    ) -> Result<VersionRecord, StoreError> {
+        use velocast_catalog::VersionSelector;
+        match selector {
+            VersionSelector::Number(number) => self.get_version(model, *number).await,
+            VersionSelector::Alias(alias) => self.resolve_alias(model, alias).await,
+            VersionSelector::Latest => {
+                let sql = format!(
+                    "SELECT {} WHERE m.name = $1 ORDER BY v.version DESC LIMIT 1",
+                    Self::VERSION_COLUMNS
+                );
+                match sqlx::query(&sql)
+                    .bind(model.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                {
+                    Some(row) => version_record(&row),
+                    None => {
+                        self.get_model(model).await?;
+                        Err(StoreError::VersionNotFound {
+                            model: model.to_string(),
+                            version: 0,
+                        })
+                    }
+                }
+            }
         }
-        Ok(bytes)
+    }
+
+    /// Deletes a version no alias points at, and its bytes if nothing else references them.
+    /// Its number is never handed out again.
+    pub async fn delete_version(
+        &self,
+        model: &ModelName,
+        version: VersionNumber,
+    ) -> Result<VersionRecord, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let model_id = Self::lock_model(&mut tx, model, now).await?;
+        let record = {
+            let sql = format!(
+                "SELECT {} WHERE m.name = $1 AND v.version = $2",
+                Self::VERSION_COLUMNS
+            );
+            let row = sqlx::query(&sql)
+                .bind(model.as_str())
+                .bind(i64::from(version.get()))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::VersionNotFound {
+                    model: model.to_string(),
+                    version: version.get(),
+                })?;
+            version_record(&row)?
+        };
+        if let Some(row) = sqlx::query(
+            "SELECT alias FROM aliases WHERE model_id = $1 AND version = $2 ORDER BY alias LIMIT 1",
+        )
+        .bind(model_id)
+        .bind(i64::from(version.get()))
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Err(StoreError::VersionInUse {
+                model: model.to_string(),
+                version: version.get(),
+                alias: row.try_get("alias")?,
+            });
+        }
+        sqlx::query("DELETE FROM model_versions WHERE model_id = $1 AND version = $2")
+            .bind(model_id)
+            .bind(i64::from(version.get()))
+            .execute(&mut *tx)
+            .await?;
+        self.blobs
+            .remove_unreferenced(&mut tx, &record.artifact_digest)
+            .await?;
+        if let Some(profile) = &record.profile_digest {
+            self.blobs.remove_unreferenced(&mut tx, profile).await?;
+        }
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The bytes stored under `digest`, verified against it before they are returned.
+    pub async fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        self.blobs
+            .get(digest)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(digest.to_string()))
+    }
+
+    /// The model's aliases, by name.
+    pub async fn list_aliases(&self, model: &ModelName) -> Result<Vec<AliasRecord>, StoreError> {
+        self.get_model(model).await?;
+        let rows = sqlx::query(
+            "SELECT a.alias, a.version, a.updated_by, a.updated_at FROM aliases a \
+             JOIN registered_models m ON m.id = a.model_id WHERE m.name = $1 ORDER BY a.alias",
+        )
+        .bind(model.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AliasRecord {
+                    alias: row.try_get::<String, _>("alias")?.parse()?,
+                    version: VersionNumber::try_from(row.try_get::<i64, _>("version")?)?,
+                    updated_by: row.try_get("updated_by")?,
+                    updated_at_ms: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Locks the model row for the rest of `tx` (so alias moves on one model are serialized)
@@ -573,14 +873,26 @@ impl Store {
         Ok(())
     }
 
-    /// Appends `change` to the audit log and commits the alias change with it.
+    /// Appends `change` to the audit log, commits the alias change with it and tells watchers.
     async fn record(
+        &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        model: &ModelName,
         model_id: i64,
         change: AliasMove,
     ) -> Result<AliasMove, StoreError> {
         Self::audit(&mut tx, model_id, &change).await?;
+        let event = WatchEvent::AliasMoved {
+            model: model.to_string(),
+            alias: change.alias.to_string(),
+            from: change.from.map(VersionNumber::get),
+            to: change.to.map(VersionNumber::get),
+            actor: change.actor.clone(),
+            at_ms: change.at_ms,
+        };
+        self.publish(&mut tx, &event).await?;
         tx.commit().await?;
+        self.published(event);
         Ok(change)
     }
 
@@ -629,7 +941,7 @@ impl Store {
             reason: reason.to_owned(),
             at_ms: now,
         };
-        Self::record(tx, model_id, change).await
+        self.record(tx, model, model_id, change).await
     }
 
     /// Removes `alias` and records it, in one transaction.
@@ -662,7 +974,7 @@ impl Store {
             reason: reason.to_owned(),
             at_ms: now,
         };
-        Self::record(tx, model_id, change).await
+        self.record(tx, model, model_id, change).await
     }
 
     /// The version an alias points at.
@@ -722,6 +1034,38 @@ impl Store {
     }
 }
 
+const MODEL_COLUMNS: &str = "name, description, tags, next_version, created_by, created_at";
+
+fn model_record(row: &sqlx::any::AnyRow) -> Result<ModelRecord, StoreError> {
+    let next: i64 = row.try_get("next_version")?;
+    Ok(ModelRecord {
+        name: row.try_get::<String, _>("name")?.parse()?,
+        description: row.try_get("description")?,
+        tags: json(&row.try_get::<String, _>("tags")?),
+        latest_version: VersionNumber::try_from(next - 1).ok(),
+        created_by: row.try_get("created_by")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+/// The digest of `bytes`, or a mismatch error naming both digests.
+fn verified_digest(
+    bytes: &[u8],
+    declared: &Digest,
+    part: &'static str,
+) -> Result<Digest, StoreError> {
+    let actual = sha256(bytes);
+    if &actual == declared {
+        Ok(actual)
+    } else {
+        Err(StoreError::DigestMismatch {
+            part,
+            declared: declared.to_string(),
+            actual: actual.to_string(),
+        })
+    }
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
@@ -732,6 +1076,10 @@ fn version_record(row: &sqlx::any::AnyRow) -> Result<VersionRecord, StoreError> 
         version: VersionNumber::try_from(row.try_get::<i64, _>("version")?)?,
         artifact_digest: row.try_get::<String, _>("artifact_digest")?.parse()?,
         artifact_size: u64::try_from(row.try_get::<i64, _>("artifact_size")?).unwrap_or(0),
+        profile_digest: row
+            .try_get::<Option<String>, _>("profile_digest")?
+            .map(|d| d.parse())
+            .transpose()?,
         metadata: json(&row.try_get::<String, _>("metadata")?),
         run_id: row.try_get("run_id")?,
         created_by: row.try_get("created_by")?,

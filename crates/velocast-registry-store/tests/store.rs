@@ -3,34 +3,13 @@
 // Test code: a failed unwrap is a failed test, with the reason in the panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use serde_json::json;
-use sqlx::{Connection, Executor};
 use velocast_catalog::{Digest, ModelName, VersionNumber};
 use velocast_registry_store::{NewVersion, Store, StoreError, sha256};
 
 const LIMIT: usize = 4 * 1024 * 1024;
 
-/// Server URL for the admin connection that creates and drops test databases.
-fn postgres_admin_url() -> String {
-    std::env::var("VELOCAST_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use velocast_registry_store::testing::{create_database, postgres_admin_url};
 
 /// A fresh store on each backend; the guard drops the Postgres database afterwards.
 async fn stores() -> Vec<(Store, Option<String>, tempfile::TempDir)> {
@@ -45,16 +24,10 @@ async fn stores() -> Vec<(Store, Option<String>, tempfile::TempDir)> {
     )
     .await
     .unwrap();
-    let database = unique("velocast_test");
     let admin = postgres_admin_url();
-    let mut connection = sqlx::PgConnection::connect(&admin)
+    let (database, url) = create_database(&admin)
         .await
         .unwrap_or_else(|e| panic!("Postgres at {admin}: {e}"));
-    connection
-        .execute(format!("CREATE DATABASE {database}").as_str())
-        .await
-        .unwrap();
-    let url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
     let postgres = Store::connect(&url, 8, LIMIT).await.unwrap();
     vec![
         (postgres, Some(database), tempfile::tempdir().unwrap()),
@@ -63,13 +36,8 @@ async fn stores() -> Vec<(Store, Option<String>, tempfile::TempDir)> {
 }
 
 async fn drop_database(database: Option<String>) {
-    // Best effort: a database left behind by a crashed test has a unique name and harms nothing.
-    if let Some(database) = database
-        && let Ok(mut connection) = sqlx::PgConnection::connect(&postgres_admin_url()).await
-    {
-        let _ = connection
-            .execute(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)").as_str())
-            .await;
+    if let Some(database) = database {
+        velocast_registry_store::testing::drop_database(&postgres_admin_url(), &database).await;
     }
 }
 
@@ -87,6 +55,7 @@ fn upload<'a>(
         model,
         artifact: bytes,
         declared_digest: digest,
+        profile: None,
         metadata,
         run_id: None,
         created_by: "trainer",

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use thiserror::Error;
-use validator::{Validate, ValidationError, ValidationErrors};
+use validator::{Validate, ValidationError};
 use velocast_trees::Objective;
 
 /// Environment prefix: `VELOCAST_TRAINER__SEARCH__TRIALS=20` sets `search.trials`.
@@ -333,15 +332,7 @@ fn validate_space(space: &SearchSpace) -> Result<(), ValidationError> {
     Ok(())
 }
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("configuration file {0} does not exist")]
-    MissingFile(PathBuf),
-    #[error("configuration: {0}")]
-    Parse(String),
-    #[error("invalid configuration:\n{0}")]
-    Invalid(String),
-}
+pub use velocast_config::ConfigError;
 
 /// Values given on the command line; `None` leaves the lower layers' value.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -386,17 +377,11 @@ impl TrainerConfig {
         flags: &FlagOverrides,
         env: Env,
     ) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(TrainerConfig::default()));
-        if let Some(file) = file {
-            if !file.exists() {
-                return Err(ConfigError::MissingFile(file.to_owned()));
-            }
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        figment = flags.apply(figment.merge(env));
-        let config: TrainerConfig = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let figment = velocast_config::with_file(
+            Figment::from(Serialized::defaults(TrainerConfig::default())),
+            file,
+        )?;
+        let config: TrainerConfig = velocast_config::extract(&flags.apply(figment.merge(env)))?;
         config.check()?;
         Ok(config)
     }
@@ -438,45 +423,7 @@ impl TrainerConfig {
     }
 }
 
-fn describe(errors: &ValidationErrors, prefix: &str) -> String {
-    use validator::ValidationErrorsKind;
-    let mut lines = Vec::new();
-    for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{prefix}.{field}")
-        };
-        match kind {
-            ValidationErrorsKind::Field(list) => {
-                for error in list {
-                    let detail = error
-                        .message
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_else(|| {
-                            let params: Vec<String> = error
-                                .params
-                                .iter()
-                                .filter(|(k, _)| *k != "value")
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect();
-                            params.join(", ")
-                        });
-                    lines.push(format!("  {path}: rule `{}` {detail}", error.code));
-                }
-            }
-            ValidationErrorsKind::Struct(inner) => lines.push(describe(inner, &path)),
-            ValidationErrorsKind::List(items) => {
-                for (index, inner) in items {
-                    lines.push(describe(inner, &format!("{path}[{index}]")));
-                }
-            }
-        }
-    }
-    lines.sort();
-    lines.join("\n")
-}
+use velocast_config::describe;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,215 @@
+//! Version search filters, parsed from query strings such as `tag=stage:prod` or
+//! `metric=holdout_mae<40`, and matched against a version's metadata document.
+//!
+//! A version's metadata carries `tags` (string → string) and `metrics` (string → number); a
+//! filter holds when every condition holds (conditions are ANDed).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ParseError;
+
+/// `key:value`: the version's tag `key` equals `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFilter {
+    pub key: String,
+    pub value: String,
+}
+
+impl FromStr for TagFilter {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        match text.split_once(':') {
+            Some((key, value)) if !key.is_empty() && key.len() <= 128 && value.len() <= 256 => {
+                Ok(TagFilter {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                })
+            }
+            _ => Err(ParseError::new(
+                "tag filter",
+                text,
+                "`key:value` with a non-empty key",
+            )),
+        }
+    }
+}
+
+/// A comparison in a metric filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    Equal,
+}
+
+impl Comparison {
+    fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Comparison::Less => left < right,
+            Comparison::LessOrEqual => left <= right,
+            Comparison::Greater => left > right,
+            Comparison::GreaterOrEqual => left >= right,
+            Comparison::Equal => left == right,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Equal => "=",
+        }
+    }
+}
+
+/// `name<op>value` with op one of `<`, `<=`, `>`, `>=`, `=`, and a finite value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFilter {
+    pub name: String,
+    pub comparison: Comparison,
+    pub value: f64,
+}
+
+impl FromStr for MetricFilter {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        const RULE: &str = "`name<op>number` with op one of <, <=, >, >=, = and a finite number";
+        let bad = || ParseError::new("metric filter", text, RULE);
+        let at = text.find(['<', '>', '=']).ok_or_else(bad)?;
+        let (name, rest) = text.split_at(at);
+        let (comparison, number) = if let Some(n) = rest.strip_prefix("<=") {
+            (Comparison::LessOrEqual, n)
+        } else if let Some(n) = rest.strip_prefix(">=") {
+            (Comparison::GreaterOrEqual, n)
+        } else if let Some(n) = rest.strip_prefix('<') {
+            (Comparison::Less, n)
+        } else if let Some(n) = rest.strip_prefix('>') {
+            (Comparison::Greater, n)
+        } else if let Some(n) = rest.strip_prefix('=') {
+            (Comparison::Equal, n)
+        } else {
+            return Err(bad());
+        };
+        let value: f64 = number.trim().parse().map_err(|_| bad())?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 128 || !value.is_finite() {
+            return Err(bad());
+        }
+        Ok(MetricFilter {
+            name: name.to_owned(),
+            comparison,
+            value,
+        })
+    }
+}
+
+impl fmt::Display for MetricFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.name, self.comparison.symbol(), self.value)
+    }
+}
+
+/// Every condition a search asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionFilter {
+    pub tags: Vec<TagFilter>,
+    pub metrics: Vec<MetricFilter>,
+}
+
+impl VersionFilter {
+    /// Whether a version with this metadata document passes. A missing tag or metric fails
+    /// its condition.
+    pub fn matches(&self, metadata: &serde_json::Value) -> bool {
+        let tags_hold = self.tags.iter().all(|t| {
+            metadata
+                .get("tags")
+                .and_then(|tags| tags.get(&t.key))
+                .and_then(serde_json::Value::as_str)
+                == Some(t.value.as_str())
+        });
+        let metrics_hold = self.metrics.iter().all(|m| {
+            metadata
+                .get("metrics")
+                .and_then(|metrics| metrics.get(&m.name))
+                .and_then(serde_json::Value::as_f64)
+                .is_some_and(|value| m.comparison.holds(value, m.value))
+        });
+        tags_hold && metrics_hold
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn metric_filters_parse_every_operator() {
+        let f: MetricFilter = "holdout_mae<=40.5".parse().unwrap();
+        assert_eq!(
+            (f.name.as_str(), f.comparison, f.value),
+            ("holdout_mae", Comparison::LessOrEqual, 40.5)
+        );
+        assert_eq!(
+            "r2>0.9".parse::<MetricFilter>().unwrap().comparison,
+            Comparison::Greater
+        );
+        assert_eq!(
+            "r2>=0.9".parse::<MetricFilter>().unwrap().comparison,
+            Comparison::GreaterOrEqual
+        );
+        assert_eq!(
+            "n=3".parse::<MetricFilter>().unwrap().comparison,
+            Comparison::Equal
+        );
+        for bad in [
+            "mae", "<3", "mae<", "mae<abc", "mae<NaN", "mae<inf", "mae=<3",
+        ] {
+            let error = bad.parse::<MetricFilter>().unwrap_err();
+            assert_eq!(error.what, "metric filter", "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_filters_need_a_key() {
+        let t: TagFilter = "stage:prod".parse().unwrap();
+        assert_eq!((t.key.as_str(), t.value.as_str()), ("stage", "prod"));
+        assert_eq!("k:".parse::<TagFilter>().unwrap().value, "");
+        assert!(":v".parse::<TagFilter>().is_err());
+        assert!("novalue".parse::<TagFilter>().is_err());
+    }
+
+    #[test]
+    fn filters_and_their_conditions() {
+        let metadata = json!({"tags": {"stage": "prod"}, "metrics": {"mae": 38.9, "r2": 0.92}});
+        let filter = |tags: &[&str], metrics: &[&str]| VersionFilter {
+            tags: tags.iter().map(|t| t.parse().unwrap()).collect(),
+            metrics: metrics.iter().map(|m| m.parse().unwrap()).collect(),
+        };
+        assert!(filter(&[], &[]).matches(&metadata));
+        assert!(filter(&["stage:prod"], &["mae<40", "r2>0.9"]).matches(&metadata));
+        assert!(!filter(&["stage:dev"], &[]).matches(&metadata));
+        assert!(!filter(&["stage:prod"], &["mae<38"]).matches(&metadata));
+        assert!(
+            !filter(&[], &["rmse<100"]).matches(&metadata),
+            "missing metric"
+        );
+        assert!(!filter(&["owner:x"], &[]).matches(&metadata), "missing tag");
+    }
+
+    proptest! {
+        #[test]
+        fn a_metric_filter_prints_back_to_itself(value in -1e6f64..1e6, op in 0usize..5) {
+            let symbol = ["<", "<=", ">", ">=", "="][op];
+            let text = format!("mae{symbol}{value}");
+            let parsed: MetricFilter = text.parse().unwrap();
+            prop_assert_eq!(parsed.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! HTTP plumbing every Velocast service shares, so that every service answers the same way:
+//!
+//! - [`ApiError`] and its one JSON body, [`ErrorBody`] (`{"error", "error_type", "field"?}`),
+//!   used by every rejection; 5xx bodies are opaque and the cause is logged once;
+//! - [`ApiJson`], [`ApiPath`] and [`ApiQuery`]: extractors whose rejections are `ApiError`s
+//!   naming the field and the rule (malformed JSON, unknown or mistyped fields, `validator`
+//!   rules, bodies over the limit, wrong content type);
+//! - [`auth`]: deny-by-default bearer authentication with an explicit list of public routes,
+//!   and per-route scope extractors (`Authorized<ModelsRead>` …);
+//! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
+//!   template, method and status class (closed sets only);
+//! - [`logging`] and [`shutdown`].
+
+pub mod auth;
+mod error;
+pub mod extract;
+pub mod logging;
+pub mod metrics;
+pub mod shutdown;
+
+pub use error::{ApiError, ErrorBody};
+pub use extract::{ApiJson, ApiPath, ApiQuery, parse_json, validation_error};

@@ -1,0 +1,114 @@
+//! Change notifications for watchers (the gateway follows aliases through them).
+//!
+//! Every alias move and new version is published after its transaction commits. On Postgres the
+//! transaction itself issues `pg_notify`, delivered on commit to every registry replica that
+//! listens (so a watcher connected to any replica hears about writes made through another); on
+//! SQLite, the embedded single-process default, the store publishes in-process. When a listener
+//! loses its connection or a watcher falls behind, a `Resync` tells clients to re-read state
+//! instead of trusting a possibly incomplete stream.
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// The Postgres channel the registry notifies on.
+pub const CHANNEL: &str = "velocast_registry";
+
+/// What watchers receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WatchEvent {
+    /// An alias was set, moved or deleted (`to` is `None`).
+    AliasMoved {
+        model: String,
+        alias: String,
+        from: Option<u32>,
+        to: Option<u32>,
+        actor: String,
+        at_ms: i64,
+    },
+    /// A new version was registered.
+    VersionCreated {
+        model: String,
+        version: u32,
+        digest: String,
+        at_ms: i64,
+    },
+    /// Events may have been missed: re-read the state you follow.
+    Resync,
+}
+
+impl WatchEvent {
+    /// The model the event concerns (`None` for `Resync`, which concerns everyone).
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            WatchEvent::AliasMoved { model, .. } | WatchEvent::VersionCreated { model, .. } => {
+                Some(model)
+            }
+            WatchEvent::Resync => None,
+        }
+    }
+}
+
+/// Relays `pg_notify` messages on [`CHANNEL`] into `events` until `cancel` fires. Connection
+/// losses are retried with a capped backoff; each one publishes a `Resync`.
+pub async fn relay_postgres_notifications(
+    url: String,
+    events: broadcast::Sender<WatchEvent>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect(&url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            () = cancel.cancelled() => return,
+            result = listener => match result {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "watch: cannot listen for notifications; retrying");
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        tracing::info!("watch: listening for registry notifications");
+        backoff = std::time::Duration::from_millis(100);
+        // Anything committed while no listener was connected is unknown to watchers.
+        let _ = events.send(WatchEvent::Resync);
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => return,
+                next = listener.try_recv() => next,
+            };
+            match next {
+                Ok(Some(notification)) => {
+                    match serde_json::from_str::<WatchEvent>(notification.payload()) {
+                        Ok(event) => {
+                            let _ = events.send(event);
+                        }
+                        Err(error) => tracing::warn!(%error, "watch: unreadable notification"),
+                    }
+                }
+                // The connection dropped; the listener reconnects on the next call.
+                Ok(None) => {
+                    tracing::warn!("watch: notification connection lost; reconnecting");
+                    let _ = events.send(WatchEvent::Resync);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "watch: notification listener failed; restarting");
+                    let _ = events.send(WatchEvent::Resync);
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Stored records → wire views.
+
+use velocast_registry_api::{
+    AliasMoveView, AliasView, ArtifactView, MetricView, ModelView, RunView, VersionView,
+};
+use velocast_registry_store::{AliasMove, AliasRecord, ModelRecord, RunRecord, VersionRecord};
+
+pub fn model(record: ModelRecord, aliases: Option<&[AliasRecord]>) -> ModelView {
+    ModelView {
+        name: record.name.to_string(),
+        description: record.description,
+        tags: record.tags,
+        latest_version: record.latest_version.map(|v| v.get()),
+        aliases: aliases.map(|list| {
+            list.iter()
+                .map(|a| (a.alias.to_string(), a.version.get()))
+                .collect()
+        }),
+        created_by: record.created_by,
+        created_at_ms: record.created_at_ms,
+    }
+}
+
+/// `with_card`: lists leave the (large) model card out.
+pub fn version(record: VersionRecord, with_card: bool) -> VersionView {
+    let mut metadata = record.metadata;
+    if !with_card && let Some(object) = metadata.as_object_mut() {
+        object.remove("card");
+    }
+    VersionView {
+        model: record.model.to_string(),
+        version: record.version.get(),
+        artifact: ArtifactView {
+            sha256: record.artifact_digest.to_string(),
+            size: record.artifact_size,
+        },
+        profile_sha256: record.profile_digest.map(|d| d.to_string()),
+        metadata,
+        run_id: record.run_id,
+        created_by: record.created_by,
+        created_at_ms: record.created_at_ms,
+    }
+}
+
+pub fn alias(record: AliasRecord) -> AliasView {
+    AliasView {
+        alias: record.alias.to_string(),
+        version: record.version.get(),
+        updated_by: record.updated_by,
+        updated_at_ms: record.updated_at_ms,
+    }
+}
+
+pub fn alias_move(change: AliasMove) -> AliasMoveView {
+    AliasMoveView {
+        alias: change.alias.to_string(),
+        from: change.from.map(|v| v.get()),
+        to: change.to.map(|v| v.get()),
+        actor: change.actor,
+        reason: change.reason,
+        at_ms: change.at_ms,
+    }
+}
+
+pub fn run(run: RunRecord) -> RunView {
+    RunView {
+        id: run.id,
+        model: run.model.to_string(),
+        status: run.status.as_str().to_owned(),
+        params: run.params,
+        created_by: run.created_by,
+        started_at_ms: run.started_at_ms,
+        ended_at_ms: run.ended_at_ms,
+        metrics: run
+            .metrics
+            .into_iter()
+            .map(|m| MetricView {
+                key: m.key,
+                step: m.step,
+                value: m.value,
+            })
+            .collect(),
+        versions: run.versions.into_iter().map(|v| v.get()).collect(),
+    }
+}

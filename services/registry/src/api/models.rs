@@ -1,0 +1,87 @@
+//! Registered models.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use velocast_catalog::{ModelName, TagFilter};
+use velocast_http::auth::{Authorized, ModelsRead, ModelsWrite};
+use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use velocast_registry_api::{CreateModel, ModelList, ModelView};
+
+use crate::api::convert;
+use crate::error::{FieldContext, RegistryError};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ModelQuery {
+    /// Only models with this tag, as `key:value`.
+    pub tag: Option<String>,
+}
+
+/// List models, optionally by tag.
+#[utoipa::path(get, path = "/v1/models", tag = "models", params(ModelQuery),
+    responses((status = 200, body = ModelList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = ["models:read"])))]
+pub async fn list(
+    _caller: Authorized<ModelsRead>,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ModelQuery>,
+) -> Result<Json<ModelList>, RegistryError> {
+    let tag = query
+        .tag
+        .as_deref()
+        .map(str::parse::<TagFilter>)
+        .transpose()
+        .field("tag")?;
+    let models = state.store.list_models(tag.as_ref()).await?;
+    Ok(Json(ModelList {
+        models: models
+            .into_iter()
+            .map(|m| convert::model(m, None))
+            .collect(),
+    }))
+}
+
+/// Register a model name.
+#[utoipa::path(post, path = "/v1/models", tag = "models", request_body = CreateModel,
+    responses((status = 201, body = ModelView), (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = ["models:write"])))]
+pub async fn create(
+    caller: Authorized<ModelsWrite>,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CreateModel>,
+) -> Result<(StatusCode, Json<ModelView>), RegistryError> {
+    let name: ModelName = request.name.parse().field("name")?;
+    let tags = serde_json::to_value(&request.tags).unwrap_or_default();
+    let record = state
+        .store
+        .create_model(
+            &name,
+            &request.description,
+            &tags,
+            &caller.principal.subject,
+        )
+        .await?;
+    state.metrics.wrote("model");
+    Ok((StatusCode::CREATED, Json(convert::model(record, Some(&[])))))
+}
+
+/// One model with its aliases.
+#[utoipa::path(get, path = "/v1/models/{model}", tag = "models",
+    params(("model" = String, Path, description = "Model name")),
+    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody)),
+    security(("bearer" = ["models:read"])))]
+pub async fn get(
+    _caller: Authorized<ModelsRead>,
+    State(state): State<AppState>,
+    ApiPath(model): ApiPath<String>,
+) -> Result<Json<ModelView>, RegistryError> {
+    let model: ModelName = model.parse().field("model")?;
+    let record = state.store.get_model(&model).await?;
+    let aliases = state.store.list_aliases(&model).await?;
+    Ok(Json(convert::model(record, Some(&aliases))))
+}

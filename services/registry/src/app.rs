@@ -1,0 +1,119 @@
+//! Building and running the service (CONVENTIONS 3, 13): `build` connects, migrates and binds
+//! (port 0 allowed); `App::run` serves until the shutdown future resolves, then drains.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+use velocast_http::auth::AuthConfig;
+use velocast_http::metrics::HttpMetrics;
+use velocast_registry_store::Store;
+
+use crate::api;
+use crate::config::RegistryConfig;
+use crate::state::{AppState, Lifecycle, Limits, RegistryMetrics};
+
+/// A bound, ready-to-run registry.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    request_timeout: Duration,
+    grace: Duration,
+}
+
+/// Connects to the database (applying migrations), builds the router and binds the listener.
+pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
+    let verifier = config
+        .verifier()
+        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+    let store = Store::connect(
+        config.database_url.expose(),
+        config.max_connections,
+        config.max_artifact_bytes,
+    )
+    .await
+    .context("connecting to the registry database")?;
+    let http_metrics = HttpMetrics::new().context("metrics")?;
+    let metrics = RegistryMetrics::register(http_metrics.registry()).context("metrics")?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let state = AppState {
+        store,
+        http_metrics,
+        metrics,
+        auth: AuthConfig {
+            verifier: Arc::new(verifier),
+            public_paths: Arc::from(api::PUBLIC_PATHS.as_slice()),
+        },
+        lifecycle: Lifecycle::default(),
+        limits: Limits {
+            max_artifact_bytes: config.max_artifact_bytes,
+            max_json_bytes: config.max_json_bytes,
+        },
+    };
+    Ok(App {
+        listener,
+        state,
+        request_timeout: Duration::from_secs(config.request_timeout_seconds),
+        grace: Duration::from_secs(config.shutdown_grace_seconds),
+    })
+}
+
+impl App {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves; then readiness turns false, watch streams end, new
+    /// connections are refused, in-flight requests get the grace period, background tasks are
+    /// stopped and the pool is closed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            state,
+            request_timeout,
+            grace,
+        } = self;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, backend = ?state.store.backend(), "registry listening");
+        let lifecycle = state.lifecycle.clone();
+        let store = state.store.clone();
+        let tasks = TaskTracker::new();
+        if let Some(relay) = store.notification_relay(lifecycle.stopping.clone()) {
+            tasks.spawn(relay);
+        }
+        let router = api::router(state, request_timeout);
+        let draining = lifecycle.clone();
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("draining: readiness is now false");
+            draining.begin_shutdown();
+        });
+        let serve = serve.into_future();
+        tokio::pin!(serve);
+        let outcome = tokio::select! {
+            outcome = &mut serve => outcome.context("serving"),
+            () = async {
+                lifecycle.stopping.cancelled().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping open connections");
+                Ok(())
+            }
+        };
+        tasks.close();
+        tasks.wait().await;
+        store.close().await;
+        tracing::info!("registry stopped");
+        outcome
+    }
+}

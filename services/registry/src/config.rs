@@ -1,0 +1,219 @@
+//! The registry's typed configuration: defaults in code, then a TOML file (`--config`), then
+//! `VELOCAST_REGISTRY__*` environment variables (nested keys joined by `__`), then the shared
+//! names `DATABASE_URL` and `VELOCAST_JWT_SECRET`, then flags. Validated once at start with every
+//! error reported together (exit code 2).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+use velocast_auth::Verifier;
+pub use velocast_config::ConfigError;
+use velocast_config::{Redacted, describe};
+
+pub const ENV_PREFIX: &str = "VELOCAST_REGISTRY__";
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Address to listen on; port 0 picks a free port (the bound address is logged).
+    pub bind: SocketAddr,
+    /// `postgres://…` or `sqlite://…` (the embedded default).
+    #[validate(custom(function = "database_url_scheme"))]
+    pub database_url: Redacted,
+    #[validate(range(min = 1, max = 256))]
+    pub max_connections: u32,
+    /// Largest accepted artifact (and reference profile), in bytes.
+    #[validate(range(min = 1024, max = 1_073_741_824))]
+    pub max_artifact_bytes: usize,
+    /// Largest JSON request body, in bytes.
+    #[validate(range(min = 1024, max = 67_108_864))]
+    pub max_json_bytes: usize,
+    /// Time allowed to produce a response head.
+    #[validate(range(min = 1, max = 3600))]
+    pub request_timeout_seconds: u64,
+    /// After SIGTERM: how long in-flight requests may take before connections are dropped.
+    #[validate(range(min = 0, max = 600))]
+    pub shutdown_grace_seconds: u64,
+    /// JSON log lines even on a terminal.
+    pub json_logs: bool,
+    #[validate(nested)]
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 shared secret (development); at least 32 bytes.
+    pub jwt_secret: Option<Redacted>,
+    /// A JWKS document with the public keys of RS256/ES256/EdDSA tokens (production).
+    pub jwks_file: Option<PathBuf>,
+    #[validate(length(min = 1, max = 256))]
+    pub issuer: String,
+    #[validate(length(min = 1, max = 256))]
+    pub audience: String,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            database_url: Redacted::new("sqlite://.velocast/registry.db?mode=rwc"),
+            max_connections: 16,
+            max_artifact_bytes: 64 * 1024 * 1024,
+            max_json_bytes: 2 * 1024 * 1024,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 20,
+            json_logs: false,
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            jwks_file: None,
+            issuer: "velocast".to_owned(),
+            audience: "velocast".to_owned(),
+        }
+    }
+}
+
+fn database_url_scheme(url: &Redacted) -> Result<(), ValidationError> {
+    let url = url.expose();
+    if ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        Ok(())
+    } else {
+        let mut error = ValidationError::new("scheme");
+        error.message = Some("must start with postgres://, postgresql:// or sqlite:".into());
+        Err(error)
+    }
+}
+
+/// Command-line values; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub bind: Option<SocketAddr>,
+    pub json_logs: bool,
+}
+
+impl RegistryConfig {
+    /// Resolves the layers from the process environment and validates the result.
+    pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Self, ConfigError> {
+        // Defaults come from `#[serde(default)]`, so nothing secret is ever serialized into a layer.
+        let mut figment = velocast_config::with_file(Figment::new(), file)?
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["VELOCAST_JWT_SECRET"])
+                    .map(|_| "auth.jwt_secret".into()),
+            );
+        if let Some(bind) = flags.bind {
+            figment = figment.merge(Serialized::default("bind", bind));
+        }
+        if flags.json_logs {
+            figment = figment.merge(Serialized::default("json_logs", true));
+        }
+        let config: RegistryConfig = velocast_config::extract(&figment)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Every rule at once, including that exactly one way to verify tokens is configured and
+    /// that it works.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Err(errors) = self.validate() {
+            problems.push(describe(&errors, ""));
+        }
+        if let Err(error) = self.verifier() {
+            problems.push(format!("  auth: {error}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("\n")))
+        }
+    }
+
+    /// The token verifier the configuration describes.
+    pub fn verifier(&self) -> Result<Verifier, String> {
+        let auth = &self.auth;
+        match (&auth.jwt_secret, &auth.jwks_file) {
+            (Some(secret), None) => Verifier::hs256(secret.secret(), &auth.issuer, &auth.audience)
+                .map_err(|e| format!("jwt_secret: {e}")),
+            (None, Some(path)) => {
+                let document = std::fs::read_to_string(path)
+                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
+                Verifier::jwks(&document, &auth.issuer, &auth.audience)
+                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))
+            }
+            (None, None) => Err(
+                "no way to verify tokens: set VELOCAST_JWT_SECRET (or auth.jwt_secret) or auth.jwks_file"
+                    .to_owned(),
+            ),
+            (Some(_), Some(_)) => {
+                Err("set either auth.jwt_secret or auth.jwks_file, not both".to_owned())
+            }
+        }
+    }
+
+    /// The resolved configuration as TOML, secrets redacted (`--check-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_only_a_token_key() {
+        let mut config = RegistryConfig::default();
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("no way to verify tokens"), "{error}");
+        config.auth.jwt_secret = Some(Redacted::new("k".repeat(32)));
+        config.check().unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_and_secrets_stay_hidden() {
+        let config = RegistryConfig {
+            database_url: Redacted::new("mysql://root:hunter2@db/x"),
+            max_connections: 0,
+            auth: AuthSettings {
+                jwt_secret: Some(Redacted::new("short")),
+                ..AuthSettings::default()
+            },
+            ..RegistryConfig::default()
+        };
+        let error = config.check().unwrap_err().to_string();
+        assert!(
+            error.contains("database_url: rule must start with postgres://"),
+            "{error}"
+        );
+        assert!(error.contains("max_connections: rule `range`"), "{error}");
+        assert!(error.contains("jwt_secret"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let printed = config.to_toml();
+        assert!(
+            printed.contains("database_url = \"[redacted]\""),
+            "{printed}"
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

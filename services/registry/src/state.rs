@@ -1,0 +1,104 @@
+//! What every handler can reach, through `State` (CONVENTIONS 9).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::FromRef;
+use prometheus::{IntCounterVec, IntGauge, Opts};
+use tokio_util::sync::CancellationToken;
+use velocast_http::auth::AuthConfig;
+use velocast_http::metrics::HttpMetrics;
+use velocast_registry_store::Store;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub http_metrics: HttpMetrics,
+    pub metrics: RegistryMetrics,
+    pub auth: AuthConfig,
+    pub lifecycle: Lifecycle,
+    pub limits: Limits,
+}
+
+impl FromRef<AppState> for HttpMetrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.http_metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthConfig {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// Sizes the handlers enforce themselves (the router enforces the whole body's size).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_artifact_bytes: usize,
+    pub max_json_bytes: usize,
+}
+
+/// Shutdown state: readiness turns false as soon as draining starts, and long-lived streams
+/// (watchers) end when `stopping` fires.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    draining: Arc<AtomicBool>,
+    pub stopping: CancellationToken,
+}
+
+impl Lifecycle {
+    pub fn begin_shutdown(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.stopping.cancel();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The registry's own metrics, beside the HTTP ones.
+#[derive(Debug, Clone)]
+pub struct RegistryMetrics {
+    pub database_up: IntGauge,
+    pub watchers: IntGauge,
+    pub writes: IntCounterVec,
+    pub artifact_bytes_served: prometheus::IntCounter,
+}
+
+impl RegistryMetrics {
+    pub fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        let database_up = IntGauge::new(
+            "velocast_registry_database_up",
+            "1 when the last readiness check reached the database",
+        )?;
+        let watchers = IntGauge::new("velocast_registry_watchers", "Open watch streams")?;
+        let writes = IntCounterVec::new(
+            Opts::new(
+                "velocast_registry_writes_total",
+                "Acknowledged writes by kind",
+            ),
+            &["kind"],
+        )?;
+        let artifact_bytes_served = prometheus::IntCounter::new(
+            "velocast_registry_artifact_bytes_served_total",
+            "Artifact and profile bytes sent to clients",
+        )?;
+        registry.register(Box::new(database_up.clone()))?;
+        registry.register(Box::new(watchers.clone()))?;
+        registry.register(Box::new(writes.clone()))?;
+        registry.register(Box::new(artifact_bytes_served.clone()))?;
+        Ok(RegistryMetrics {
+            database_up,
+            watchers,
+            writes,
+            artifact_bytes_served,
+        })
+    }
+
+    /// Counts an acknowledged write (`kind` from a closed set chosen by the handler).
+    pub fn wrote(&self, kind: &'static str) {
+        self.writes.with_label_values(&[kind]).inc();
+    }
+}

@@ -1,0 +1,190 @@
+//! Starts the real registry on port 0 over a fresh database (Postgres or SQLite) and talks HTTP
+//! to it, as clients do.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+use velocast_auth::{Minter, Scope};
+use velocast_config::Redacted;
+use velocast_registry::RegistryConfig;
+use velocast_registry_api::{Lineage, NewVersionMetadata};
+use velocast_registry_client::RegistryClient;
+use velocast_registry_store::testing::{create_database, drop_database, postgres_admin_url};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const MAX_ARTIFACT: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
+
+/// Where a registry keeps its data; outlives registry restarts.
+pub struct Database {
+    pub url: String,
+    pub backend: Backend,
+    postgres_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Database {
+    pub async fn fresh(backend: Backend) -> Database {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Database {
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("registry.db").display()
+                ),
+                backend,
+                postgres_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                let (name, url) = create_database(&postgres_admin_url()).await.unwrap();
+                Database {
+                    url,
+                    backend,
+                    postgres_name: Some(name),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    pub async fn drop(self) {
+        if let Some(name) = &self.postgres_name {
+            drop_database(&postgres_admin_url(), name).await;
+        }
+    }
+}
+
+pub fn config(database_url: &str) -> RegistryConfig {
+    let mut config = RegistryConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: Redacted::new(database_url),
+        max_connections: 8,
+        max_artifact_bytes: MAX_ARTIFACT,
+        max_json_bytes: 64 * 1024,
+        shutdown_grace_seconds: 5,
+        ..RegistryConfig::default()
+    };
+    config.auth.jwt_secret = Some(Redacted::new(SECRET));
+    config
+}
+
+/// A running registry.
+pub struct Registry {
+    pub base: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Registry {
+    pub async fn start(database_url: &str) -> Registry {
+        Self::start_with(config(database_url)).await
+    }
+
+    pub async fn start_with(config: RegistryConfig) -> Registry {
+        let app = velocast_registry::build(&config).await.unwrap();
+        let base = format!("http://{}", app.local_addr().unwrap());
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run(async move {
+            let _ = signal.await;
+        }));
+        Registry {
+            base,
+            shutdown: Some(shutdown),
+            handle,
+        }
+    }
+
+    /// Asks for a graceful shutdown and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), &mut self.handle)
+            .await
+            .expect("shutdown within 30 s")
+            .unwrap()
+    }
+
+    pub fn client(&self, scopes: &[&str]) -> RegistryClient {
+        RegistryClient::new(&self.base, SecretString::from(token(scopes))).unwrap()
+    }
+
+    /// A client with read, write and admin scopes.
+    pub fn admin(&self) -> RegistryClient {
+        self.client(&[Scope::MODELS_READ, Scope::MODELS_WRITE, Scope::MODELS_ADMIN])
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+pub fn token(scopes: &[&str]) -> String {
+    token_at(scopes, SystemTime::now(), SECRET)
+}
+
+pub fn token_at(scopes: &[&str], at: SystemTime, secret: &str) -> String {
+    let minter = Minter::hs256(
+        &SecretString::from(secret.to_owned()),
+        "velocast",
+        "velocast",
+    )
+    .unwrap();
+    let scopes: Vec<Scope> = scopes.iter().map(|s| s.parse().unwrap()).collect();
+    minter
+        .mint_at("tester", &scopes, Duration::from_secs(600), at)
+        .unwrap()
+}
+
+pub fn metadata() -> NewVersionMetadata {
+    NewVersionMetadata {
+        artifact_sha256: String::new(),
+        profile_sha256: None,
+        run_id: None,
+        signature: serde_json::json!({"version": 1, "features": ["hr", "temp"]}),
+        metrics: [
+            ("holdout_mae".to_owned(), 38.9),
+            ("holdout_r2".to_owned(), 0.92),
+        ]
+        .into_iter()
+        .collect(),
+        params: serde_json::json!({"learning_rate": 0.05}),
+        tags: [("stage".to_owned(), "test".to_owned())]
+            .into_iter()
+            .collect(),
+        lineage: Lineage {
+            dataset_sha256: "e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504f"
+                .to_owned(),
+            dataset_rows: 17379,
+            dataset_first: "2011-01-01T00:00:00".to_owned(),
+            dataset_last: "2012-12-31T23:00:00".to_owned(),
+            config_hash: "abc123".to_owned(),
+            git_commit: "0123456789ab".to_owned(),
+            trainer_version: "0.1.0".to_owned(),
+        },
+        card: Some(serde_json::json!({"title": "test"})),
+    }
+}
+
+/// Deterministic pseudo-random bytes standing in for an ONNX file.
+pub fn artifact(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .rotate_left(u32::from(seed)) as u8
+        })
+        .collect()
+}
