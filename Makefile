@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo train test lint fmt clippy deny unit bench-train bench-accuracy clean
+.PHONY: help setup demo train registry models test lint fmt clippy deny manifests unit bench-train bench-accuracy bench-registry clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -15,12 +15,21 @@ help: ## List the targets
 setup: ## Fetch ONNX Runtime 1.31 and the data (idempotent)
 	@scripts/setup.sh
 
-demo: setup ## Set up, then train and export the default model; prints where the model card is
+demo: setup ## Set up, start the embedded registry, train the default model, register it as champion, list models and versions
+	DATA=$(DATA) OUT=$(OUT) scripts/demo.sh
+
+train: setup ## Train and export the default model without a registry
 	$(CARGO) run --release --locked -p velocast-trainer -- train --data $(DATA) --out $(OUT)
 
-train: demo ## Alias of demo
+registry: ## Serve the registry on the embedded default (SQLite under .velocast/, port 8081)
+	VELOCAST_JWT_SECRET="$$(cat .velocast/dev-jwt-secret)" DATABASE_URL="sqlite://.velocast/registry.db?mode=rwc" \
+	  $(CARGO) run --release --locked -p velocast-registry -- serve
 
-test: setup lint deny unit ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, the whole test suite
+models: ## List models and versions in the running registry (token: .velocast/demo.token)
+	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- models
+	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- versions bike-demand
+
+test: setup lint deny manifests unit ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, manifest checks, the whole test suite
 
 lint: fmt clippy ## Formatting and lints
 
@@ -33,6 +42,9 @@ clippy:
 deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
 	scripts/deny.sh
 
+manifests: ## Check the Kubernetes manifests (probes, resources, security contexts)
+	.velocast/py/bin/python tests/manifests.py
+
 unit: ## The test suite alone (after setup)
 	$(CARGO) test --locked --workspace --all-targets
 
@@ -41,6 +53,9 @@ bench-train: setup ## Velocast vs LightGBM + Optuna, same search budget, side by
 
 bench-accuracy: setup ## Holdout accuracy over 5 seeds, temporal and random splits
 	bench/accuracy.sh
+
+bench-registry: ## Registry vs an MLflow tracking server on the local Postgres: register/download, 32-client reads, watch latency
+	bench/registry_vs_mlflow.sh
 
 clean: ## Remove build outputs and trained models (keeps .velocast downloads)
 	$(CARGO) clean

@@ -4,7 +4,7 @@
 #
 #   1. ONNX Runtime 1.31.1 shared library -> .velocast/lib/libonnxruntime.so
 #   2. UCI Bike Sharing data               -> .velocast/data/{hour.csv,day.csv,Readme.txt}
-#   3. Python `onnx` for the checker test  -> .velocast/py (a venv; test tooling only)
+#   3. Python `onnx` (checker test) and `pyyaml` (manifest check) -> .velocast/py (test tooling only)
 #
 # Environment:
 #   VELOCAST_DATA_MIRROR   directory holding hour.csv (CI: ../shared/data/bike-sharing);
@@ -29,6 +29,7 @@ ORT_LIB_SHA256="fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
 HOUR_CSV_SHA256="e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504f"
 UCI_ARCHIVE_URL="https://archive.ics.uci.edu/static/public/275/bike+sharing+dataset.zip"
 ONNX_PY_VERSION="1.23.2"
+PYYAML_VERSION="6.0.3"
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -127,7 +128,7 @@ install_data() {
   say "data: hour.csv verified (sha256 $HOUR_CSV_SHA256)"
 }
 
-# --- 3. Python onnx for the checker test -------------------------------------------------------
+# --- 3. Python onnx for the checker test, pyyaml for the manifest check -------------------------------------------------------
 install_python_onnx() {
   if [[ "${VELOCAST_SKIP_PYTHON:-0}" == "1" ]]; then
     say "python onnx: skipped (VELOCAST_SKIP_PYTHON=1)"
@@ -137,14 +138,14 @@ install_python_onnx() {
     say "python onnx: no python3; the onnx.checker test will skip and say so"
     return
   fi
-  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx" >/dev/null 2>&1; then
-    say "python onnx: already in place"
+  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml" >/dev/null 2>&1; then
+    say "python onnx + pyyaml: already in place"
     return
   fi
   python3 -m venv "$PY_DIR" || fail "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$PY_DIR/bin/python" -m pip install --quiet "onnx==${ONNX_PY_VERSION}" \
-    || fail "pip could not install onnx==${ONNX_PY_VERSION}"
-  say "python onnx: onnx ${ONNX_PY_VERSION} in $PY_DIR"
+  "$PY_DIR/bin/python" -m pip install --quiet "onnx==${ONNX_PY_VERSION}" "pyyaml==${PYYAML_VERSION}" \
+    || fail "pip could not install onnx==${ONNX_PY_VERSION} pyyaml==${PYYAML_VERSION}"
+  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION} in $PY_DIR"
 }
 
 install_ort

@@ -52,11 +52,13 @@ impl WatchEvent {
 }
 
 /// Relays `pg_notify` messages on [`CHANNEL`] into `events` until `cancel` fires. Connection
-/// losses are retried with a capped backoff; each one publishes a `Resync`.
+/// losses are retried with a capped backoff; each one publishes a `Resync`. `on_connection`
+/// hears whether the listener is connected (for a metric).
 pub async fn relay_postgres_notifications(
     url: String,
     events: broadcast::Sender<WatchEvent>,
     cancel: CancellationToken,
+    on_connection: impl Fn(bool) + Send + 'static,
 ) {
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
@@ -81,6 +83,7 @@ pub async fn relay_postgres_notifications(
             },
         };
         tracing::info!("watch: listening for registry notifications");
+        on_connection(true);
         backoff = std::time::Duration::from_millis(100);
         // Anything committed while no listener was connected is unknown to watchers.
         let _ = events.send(WatchEvent::Resync);
@@ -98,13 +101,18 @@ pub async fn relay_postgres_notifications(
                         Err(error) => tracing::warn!(%error, "watch: unreadable notification"),
                     }
                 }
-                // The connection dropped; the listener reconnects on the next call.
+                // The connection dropped. PgListener would reconnect silently on the next call;
+                // reconnecting here instead lets the resync come *after* the listener is back,
+                // when re-reading state is guaranteed to see everything that was missed.
                 Ok(None) => {
                     tracing::warn!("watch: notification connection lost; reconnecting");
+                    on_connection(false);
                     let _ = events.send(WatchEvent::Resync);
+                    break;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "watch: notification listener failed; restarting");
+                    on_connection(false);
                     let _ = events.send(WatchEvent::Resync);
                     break;
                 }

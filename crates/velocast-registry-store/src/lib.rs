@@ -283,12 +283,14 @@ impl Store {
     pub fn notification_relay(
         &self,
         cancel: CancellationToken,
+        on_connection: impl Fn(bool) + Send + 'static,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         let url = self.listen_url.as_deref()?.to_owned();
         Some(events::relay_postgres_notifications(
             url,
             self.events.clone(),
             cancel,
+            on_connection,
         ))
     }
 

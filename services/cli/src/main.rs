@@ -7,6 +7,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod registry;
 use secrecy::SecretString;
 use velocast_auth::{Minter, Scope, parse_ttl};
 
@@ -39,6 +41,36 @@ enum Command {
         #[arg(long, default_value = "velocast")]
         audience: String,
     },
+    /// List registered models.
+    Models {
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
+        /// Only models with this tag (`key:value`).
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// List a model's versions with their holdout metrics and aliases.
+    Versions {
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
+        model: String,
+        /// Metric conditions, e.g. `holdout_mae<40` (comma-separated, all must hold).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Tags, `key:value` (comma-separated, all must hold).
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Point an alias at a version (recorded in the audit log with the reason).
+    Alias {
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
+        model: String,
+        alias: String,
+        version: u32,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
@@ -49,6 +81,42 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
+        Command::Models { registry, tag } => registry::run(&registry, |client| async move {
+            registry::print_models(&client.list_models(tag.as_deref()).await?);
+            Ok(())
+        }),
+        Command::Versions {
+            registry,
+            model,
+            metric,
+            tag,
+        } => registry::run(&registry, |client| async move {
+            let mut query = Vec::new();
+            if let Some(metric) = &metric {
+                query.push(("metric", metric.as_str()));
+            }
+            if let Some(tag) = &tag {
+                query.push(("tag", tag.as_str()));
+            }
+            let versions = client.list_versions(&model, &query).await?;
+            let aliases = client.get_model(&model).await?.aliases.unwrap_or_default();
+            registry::print_versions(&versions, &aliases);
+            Ok(())
+        }),
+        Command::Alias {
+            registry,
+            model,
+            alias,
+            version,
+            reason,
+        } => registry::run(&registry, |client| async move {
+            let moved = client.set_alias(&model, &alias, version, &reason).await?;
+            let from = moved
+                .from
+                .map_or_else(|| "nothing".to_owned(), |v| format!("version {v}"));
+            println!("{model}: {alias} moved from {from} to version {version}");
+            Ok(())
+        }),
         Command::Token {
             sub,
             scope,

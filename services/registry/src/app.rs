@@ -88,7 +88,9 @@ impl App {
         let lifecycle = state.lifecycle.clone();
         let store = state.store.clone();
         let tasks = TaskTracker::new();
-        if let Some(relay) = store.notification_relay(lifecycle.stopping.clone()) {
+        let relay_up = state.metrics.relay_up.clone();
+        let on_connection = move |up: bool| relay_up.set(i64::from(up));
+        if let Some(relay) = store.notification_relay(lifecycle.stopping.clone(), on_connection) {
             tasks.spawn(relay);
         }
         let router = api::router(state, request_timeout);

@@ -63,6 +63,8 @@ impl Lifecycle {
 pub struct RegistryMetrics {
     pub database_up: IntGauge,
     pub watchers: IntGauge,
+    /// 1 while the Postgres notification listener is connected (watch events flow).
+    pub relay_up: IntGauge,
     pub writes: IntCounterVec,
     pub artifact_bytes_served: prometheus::IntCounter,
 }
@@ -74,6 +76,10 @@ impl RegistryMetrics {
             "1 when the last readiness check reached the database",
         )?;
         let watchers = IntGauge::new("velocast_registry_watchers", "Open watch streams")?;
+        let relay_up = IntGauge::new(
+            "velocast_registry_watch_relay_up",
+            "1 while the database notification listener feeding watchers is connected",
+        )?;
         let writes = IntCounterVec::new(
             Opts::new(
                 "velocast_registry_writes_total",
@@ -87,11 +93,13 @@ impl RegistryMetrics {
         )?;
         registry.register(Box::new(database_up.clone()))?;
         registry.register(Box::new(watchers.clone()))?;
+        registry.register(Box::new(relay_up.clone()))?;
         registry.register(Box::new(writes.clone()))?;
         registry.register(Box::new(artifact_bytes_served.clone()))?;
         Ok(RegistryMetrics {
             database_up,
             watchers,
+            relay_up,
             writes,
             artifact_bytes_served,
         })

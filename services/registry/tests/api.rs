@@ -9,23 +9,15 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{BACKENDS, Database, MAX_ARTIFACT, Registry, artifact, metadata, token, token_at};
+use common::{
+    BACKENDS, Database, MAX_ARTIFACT, Registry, artifact, metadata, model, token, token_at, upload,
+};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use velocast_auth::Scope;
 use velocast_registry_api::{CreateModel, CreateRun, EndStatus, NewMetric};
 use velocast_registry_client::{ClientError, RegistryClient, Upload, sha256_hex};
-
-fn model(name: &str) -> CreateModel {
-    CreateModel {
-        name: name.to_owned(),
-        description: "hourly demand".to_owned(),
-        tags: [("team".to_owned(), "ops".to_owned())]
-            .into_iter()
-            .collect(),
-    }
-}
 
 async fn error_body(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
@@ -134,17 +126,7 @@ async fn every_auth_case_is_answered_with_the_right_status() {
     assert_eq!(api_status(&error), (403, "missing_scope".into(), None));
     assert!(error.to_string().contains("models:write"), "{error}");
     writer.create_model(&model("bikes")).await.unwrap();
-    let version = writer
-        .upload_version(
-            "bikes",
-            metadata(),
-            Upload {
-                artifact: b"onnx",
-                profile: None,
-            },
-        )
-        .await
-        .unwrap();
+    let version = upload(&writer, "bikes", b"onnx").await;
     let error = writer
         .set_alias("bikes", "champion", version.version, "go")
         .await
@@ -663,17 +645,7 @@ async fn versions_upload_download_search_and_delete() {
             api_status(&admin.get_version("bikes", "2").await.unwrap_err()).0,
             404
         );
-        let v3 = admin
-            .upload_version(
-                "bikes",
-                metadata(),
-                Upload {
-                    artifact: &second,
-                    profile: None,
-                },
-            )
-            .await
-            .unwrap();
+        let v3 = upload(&admin, "bikes", &second).await;
         assert_eq!(
             v3.version, 3,
             "{backend:?}: a deleted number is not handed out again"
@@ -699,17 +671,7 @@ async fn concurrent_uploads_over_http_get_gapless_unique_numbers() {
                 tokio::spawn(async move {
                     let bytes = artifact(i, 20_000 + usize::from(i));
                     barrier.wait().await;
-                    let version = admin
-                        .upload_version(
-                            "bikes",
-                            metadata(),
-                            Upload {
-                                artifact: &bytes,
-                                profile: None,
-                            },
-                        )
-                        .await
-                        .unwrap();
+                    let version = upload(&admin, "bikes", &bytes).await;
                     (version.version, bytes)
                 })
             })
@@ -973,28 +935,8 @@ async fn watchers_hear_of_alias_moves_made_through_any_replica() {
         admin.create_model(&model("other")).await.unwrap();
         let reader = watched.client(&[Scope::MODELS_READ]);
         let (mut stream, mut buffer) = open_watch(&reader, "?model=bikes").await;
-        admin
-            .upload_version(
-                "other",
-                metadata(),
-                Upload {
-                    artifact: b"o",
-                    profile: None,
-                },
-            )
-            .await
-            .unwrap();
-        admin
-            .upload_version(
-                "bikes",
-                metadata(),
-                Upload {
-                    artifact: b"b",
-                    profile: None,
-                },
-            )
-            .await
-            .unwrap();
+        upload(&admin, "other", b"o").await;
+        upload(&admin, "bikes", b"b").await;
         let created = next_event(&mut stream, &mut buffer, "version_created").await;
         assert_eq!(
             (created["model"].as_str(), created["version"].as_u64()),

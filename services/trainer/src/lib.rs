@@ -15,6 +15,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod profile;
 pub mod progress;
+pub mod register;
 pub mod search;
 
 use std::path::PathBuf;
@@ -27,8 +28,18 @@ pub fn train(
     config: &TrainerConfig,
     progress: &progress::Progress,
 ) -> anyhow::Result<(card::ModelCard, PathBuf)> {
+    train_observed(config, progress, &mut |_| {})
+}
+
+/// As [`train`], showing every search trial to `on_trial` as it completes.
+pub fn train_observed(
+    config: &TrainerConfig,
+    progress: &progress::Progress,
+    on_trial: &mut dyn FnMut(&search::Trial),
+) -> anyhow::Result<(card::ModelCard, PathBuf)> {
     use anyhow::Context;
-    let outcome = match pipeline::run(config, progress, |input| card::digest(&card::core(input))) {
+    let digest = |input: &pipeline::DigestInput<'_>| card::digest(&card::core(input));
+    let outcome = match pipeline::run(config, progress, digest, on_trial) {
         Ok(outcome) => outcome,
         Err(TrainError::Quality(messages, report)) => {
             let path = outputs::write_quality_report(&config.output.dir, &report)?;

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use velocast_trainer::config::SplitKind;
 use velocast_trainer::progress::Progress;
-use velocast_trainer::{FlagOverrides, TrainerConfig, train};
+use velocast_trainer::register::{LiveRun, Target};
+use velocast_trainer::{FlagOverrides, TrainerConfig, train_observed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +58,16 @@ struct TrainArgs {
     /// Log as JSON lines (default: readable text on a terminal, JSON otherwise).
     #[arg(long)]
     json_logs: bool,
+    /// Registry to record the run in and register the model with (token from
+    /// `VELOCAST_TOKEN` or the file named by `VELOCAST_TOKEN_FILE`).
+    #[arg(long, value_name = "URL", env = "VELOCAST_REGISTRY_URL")]
+    register: Option<String>,
+    /// Registered model name.
+    #[arg(long, default_value = "bike-demand", requires = "register")]
+    model_name: String,
+    /// Alias to point at the new version (for example `champion`).
+    #[arg(long, requires = "register")]
+    alias: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -103,8 +114,60 @@ fn main() -> ExitCode {
         println!("# config hash {}\n{}", config.hash(), config.to_toml());
         return ExitCode::SUCCESS;
     }
+    let registration = match &args.register {
+        Some(url) => match velocast_registry_client::token_from_env() {
+            Ok(token) => Some((
+                Target {
+                    url: url.clone(),
+                    model: args.model_name.clone(),
+                    alias: args.alias.clone(),
+                },
+                token,
+            )),
+            Err(error) => {
+                eprintln!("error: --register: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     init_logging(args.json_logs);
-    match train(&config, &Progress::detect()) {
+    let mut live = match registration {
+        Some((target, token)) => match LiveRun::start(target, token, &config) {
+            Ok(live) => Some(live),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let trained = train_observed(&config, &Progress::detect(), &mut |trial| {
+        if let Some(live) = live.as_mut() {
+            live.log_trial(trial);
+        }
+    });
+    let trained = match (trained, live) {
+        (Ok((card, markdown)), Some(live)) => {
+            let run_id = live.run_id().to_owned();
+            match live.finish(&card, &config.output.dir) {
+                Ok(version) => {
+                    println!(
+                        "registered: {} version {} (run {run_id}, sha256 {})",
+                        version.model, version.version, version.artifact.sha256
+                    );
+                    Ok((card, markdown))
+                }
+                Err(error) => Err(error.context("registering the model")),
+            }
+        }
+        (Err(error), Some(live)) => {
+            live.fail();
+            Err(error)
+        }
+        (outcome, None) => outcome,
+    };
+    match trained {
         Ok((card, markdown)) => {
             let h = &card.core.holdout;
             println!(

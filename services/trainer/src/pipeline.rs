@@ -145,10 +145,12 @@ impl Stopwatch {
 
 /// Runs the pipeline. `card_digest` computes the model card digest from the pieces known
 /// before export (it is written into the ONNX metadata).
+/// `on_trial` sees every search trial as it completes (the registry run logs them).
 pub fn run(
     config: &TrainerConfig,
     progress: &Progress,
     card_digest: impl FnOnce(&DigestInput<'_>) -> String,
+    on_trial: &mut dyn FnMut(&search::Trial),
 ) -> Result<Outcome, TrainError> {
     let mut clock = Stopwatch::new();
     let dataset = load(&config.data.path)?;
@@ -186,6 +188,7 @@ pub fn run(
             seconds = trial.seconds,
             "trial"
         );
+        on_trial(trial);
     });
     bar.finish();
     info!(

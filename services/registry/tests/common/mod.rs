@@ -11,8 +11,9 @@ use tokio::sync::oneshot;
 use velocast_auth::{Minter, Scope};
 use velocast_config::Redacted;
 use velocast_registry::RegistryConfig;
-use velocast_registry_api::{Lineage, NewVersionMetadata};
-use velocast_registry_client::RegistryClient;
+use velocast_registry_api::VersionView;
+use velocast_registry_api::{CreateModel, Lineage, NewVersionMetadata};
+use velocast_registry_client::{RegistryClient, Upload};
 use velocast_registry_store::testing::{create_database, drop_database, postgres_admin_url};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -187,4 +188,29 @@ pub fn artifact(seed: u8, len: usize) -> Vec<u8> {
                 .rotate_left(u32::from(seed)) as u8
         })
         .collect()
+}
+
+pub fn model(name: &str) -> CreateModel {
+    CreateModel {
+        name: name.to_owned(),
+        description: "hourly demand".to_owned(),
+        tags: [("team".to_owned(), "ops".to_owned())]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Uploads `bytes` as a new version of `model` with the standard test metadata.
+pub async fn upload(client: &RegistryClient, model: &str, bytes: &[u8]) -> VersionView {
+    client
+        .upload_version(
+            model,
+            metadata(),
+            Upload {
+                artifact: bytes,
+                profile: None,
+            },
+        )
+        .await
+        .unwrap()
 }
