@@ -8,7 +8,7 @@
 //! instead of trusting a possibly incomplete stream.
 
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -63,7 +63,14 @@ pub async fn relay_postgres_notifications(
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
         let listener = async {
-            let mut listener = PgListener::connect(&url).await?;
+            // Its own one-connection pool with a short acquire timeout: PgListener reconnects
+            // through it, and sqlx's default 30 s would hide an outage from us for that long.
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(std::time::Duration::from_secs(2))
+                .connect(&url)
+                .await?;
+            let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };
@@ -77,7 +84,7 @@ pub async fn relay_postgres_notifications(
                         () = cancel.cancelled() => return,
                         () = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
                     continue;
                 }
             },
