@@ -1,7 +1,7 @@
 """The MLflow side of bench/registry_vs_mlflow.sh: register and download a model the way an
 MLflow user does (a run, its artifact uploaded through the tracking server's artifact proxy, a
 model version pointing at it), timed per step, and one version set up for the read benchmark.
-Prints one JSON object."""
+Writes one JSON object to --out."""
 
 import argparse
 import hashlib
@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--model", default="bike-demand")
     parser.add_argument("--bytes", type=int, default=1_572_864)
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--out", required=True, help="where to write the JSON result")
     args = parser.parse_args()
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient()
@@ -63,8 +64,9 @@ def main():
                 got = handle.read()
             downloads.append((time.perf_counter() - started) * 1000)
             assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
-    print(json.dumps({"bytes": args.bytes, "register": summary(registers),
-                      "download": summary(downloads), "mlflow": mlflow.__version__}))
+    with open(args.out, "w") as handle:
+        json.dump({"bytes": args.bytes, "register": summary(registers),
+                   "download": summary(downloads), "mlflow": mlflow.__version__}, handle)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ export VELOCAST_JWT_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
 DATABASE_URL="$PG/velocast_bench" "$BIN/velocast-registry" serve --bind "127.0.0.1:$OURS_PORT" --json-logs \
   2> "$WORK/velocast.log" &
 OURS_PID=$!
-"$VENV/bin/mlflow" server --backend-store-uri "postgresql://${PG#postgres://}/mlflow_bench" \
+"$VENV/bin/mlflow" server --backend-store-uri "postgresql+psycopg2://${PG#postgres://}/mlflow_bench" \
   --artifacts-destination "$WORK/mlartifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" \
   > "$WORK/mlflow.log" 2>&1 &
 MLFLOW_PID=$!
@@ -51,7 +51,7 @@ trap cleanup EXIT
 
 wait_for() {
   for _ in $(seq 1 300); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "bench: $1 did not come up" >&2; tail -20 "$WORK"/*.log >&2; exit 1
+  echo "bench: $1 did not come up" >&2; for f in "$WORK"/*.log; do echo "== $f" >&2; tail -n 20 "$f" >&2; done; exit 1
 }
 wait_for "http://127.0.0.1:$OURS_PORT/health/ready"
 wait_for "http://127.0.0.1:$MLFLOW_PORT/health"
@@ -64,7 +64,7 @@ echo "bench: register + download, $ITERATIONS x $BYTES bytes"
 "$BIN/examples/registry_load" register --registry "$OURS" --model bike-demand --bytes "$BYTES" \
   --iterations "$ITERATIONS" > "$WORK/ours_register.json"
 "$VENV/bin/python" bench/mlflow_registry.py --tracking-uri "$MLFLOW" --model bike-demand \
-  --bytes "$BYTES" --iterations "$ITERATIONS" > "$WORK/mlflow_register.json"
+  --bytes "$BYTES" --iterations "$ITERATIONS" --out "$WORK/mlflow_register.json" > "$WORK/mlflow_client.log" 2>&1
 
 echo "bench: metadata reads, $CONCURRENCY clients, ${SECONDS_PER_RUN}s each"
 "$BIN/examples/registry_load" read --url "$OURS/v1/models/bike-demand/versions/1" \
