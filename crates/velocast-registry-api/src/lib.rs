@@ -144,6 +144,19 @@ pub struct CreateModel {
     pub tags: BTreeMap<String, String>,
 }
 
+/// `PATCH /v1/models/{model}`: what is absent stays as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateModel {
+    #[serde(default)]
+    #[validate(length(max = 4096))]
+    pub description: Option<String>,
+    /// Replaces the whole tag set.
+    #[serde(default)]
+    #[validate(custom(function = "tag_rules"))]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
 /// Where a version came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -67,6 +67,10 @@ pub enum StoreError {
         version: u32,
         alias: String,
     },
+    #[error(
+        "model `{model}` still has {what}; only a model without versions, runs or alias history can be deleted"
+    )]
+    ModelInUse { model: String, what: &'static str },
     #[error("run `{0}` not found")]
     RunNotFound(String),
     #[error("run `{0}` already exists")]
@@ -140,7 +144,7 @@ impl RunStatus {
         }
     }
 
-    fn parse(text: &str) -> Option<RunStatus> {
+    pub fn parse(text: &str) -> Option<RunStatus> {
         [RunStatus::Running, RunStatus::Finished, RunStatus::Failed]
             .into_iter()
             .find(|s| s.as_str() == text)
@@ -364,6 +368,74 @@ impl Store {
         model_record(&row)
     }
 
+    /// Changes a model's description and/or tags (what is `None` stays).
+    pub async fn update_model(
+        &self,
+        name: &ModelName,
+        description: Option<&str>,
+        tags: Option<&serde_json::Value>,
+    ) -> Result<ModelRecord, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE registered_models SET description = COALESCE($1, description), \
+             tags = COALESCE($2, tags), updated_at = $3 WHERE name = $4",
+        )
+        .bind(description)
+        .bind(tags.map(ToString::to_string))
+        .bind(now_ms())
+        .bind(name.as_str())
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::ModelNotFound(name.to_string()));
+        }
+        self.get_model(name).await
+    }
+
+    /// Deletes a model that holds nothing worth keeping: no versions, no runs and no alias
+    /// history (the audit log is never rewritten). For names registered by mistake.
+    pub async fn delete_model(&self, name: &ModelName) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let model_id = Self::lock_model(&mut tx, name, now_ms()).await?;
+        let checks = [
+            (
+                "versions",
+                "SELECT 1 AS one FROM model_versions WHERE model_id = $1 LIMIT 1",
+            ),
+            (
+                "alias history",
+                "SELECT 1 AS one FROM alias_audit WHERE model_id = $1 LIMIT 1",
+            ),
+        ];
+        for (what, sql) in checks {
+            let found = sqlx::query(sql)
+                .bind(model_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_some() {
+                return Err(StoreError::ModelInUse {
+                    model: name.to_string(),
+                    what,
+                });
+            }
+        }
+        let runs = sqlx::query("SELECT 1 AS one FROM runs WHERE model_name = $1 LIMIT 1")
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if runs.is_some() {
+            return Err(StoreError::ModelInUse {
+                model: name.to_string(),
+                what: "runs",
+            });
+        }
+        sqlx::query("DELETE FROM registered_models WHERE id = $1")
+            .bind(model_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Every model, by name; with `tag`, only those whose tag `key` equals `value`.
     pub async fn list_models(
         &self,
@@ -478,27 +550,23 @@ impl Store {
         Ok(())
     }
 
-    /// Runs, newest first, at most `limit`; with `model`, only that model's.
+    /// Runs, newest first, at most `limit`; with `model` / `status`, only those.
     pub async fn list_runs(
         &self,
         model: Option<&ModelName>,
+        status: Option<RunStatus>,
         limit: u32,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = match model {
-            Some(model) => sqlx::query(
-                "SELECT id FROM runs WHERE model_name = $1 ORDER BY started_at DESC, id LIMIT $2",
-            )
-            .bind(model.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?,
-            None => {
-                sqlx::query("SELECT id FROM runs ORDER BY started_at DESC, id LIMIT $1")
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        // A NULL parameter matches everything, so one statement serves every combination.
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE ($1 IS NULL OR model_name = $1) AND ($2 IS NULL OR status = $2) \
+             ORDER BY started_at DESC, id LIMIT $3",
+        )
+        .bind(model.map(ModelName::as_str))
+        .bind(status.map(RunStatus::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         let mut runs = Vec::with_capacity(rows.len());
         for row in rows {
             runs.push(self.get_run(&row.try_get::<String, _>("id")?).await?);

@@ -68,6 +68,7 @@ impl RegistryError {
                     StoreError::ModelExists(_) => conflict("model_exists", message, "name"),
                     StoreError::RunExists(_) => conflict("run_exists", message, "id"),
                     StoreError::RunClosed { .. } => conflict("run_closed", message, "run"),
+                    StoreError::ModelInUse { .. } => conflict("model_in_use", message, "model"),
                     StoreError::VersionInUse { .. } => {
                         conflict("version_in_use", message, "version")
                     }

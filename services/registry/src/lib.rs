@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 mod range;
 pub mod state;
+pub mod testing;
 
 pub use app::{App, build};
 pub use config::{ConfigError, Flags, RegistryConfig};

@@ -19,6 +19,16 @@ use velocast_auth::Scope;
 use velocast_registry_api::{CreateModel, CreateRun, EndStatus, NewMetric};
 use velocast_registry_client::{ClientError, RegistryClient, Upload, sha256_hex};
 
+/// Sends a bodiless request with the client's token.
+async fn send(client: &RegistryClient, method: Method, path: &str) -> reqwest::Response {
+    client.raw(method, path).send().await.unwrap()
+}
+
+/// As [`send`]: the status and the JSON body.
+async fn call(client: &RegistryClient, method: Method, path: &str) -> (StatusCode, Value) {
+    error_body(send(client, method, path).await).await
+}
+
 async fn error_body(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     (status, response.json().await.unwrap())
@@ -140,11 +150,7 @@ async fn every_auth_case_is_answered_with_the_right_status() {
         .set_alias("bikes", "champion", version.version, "go")
         .await
         .unwrap();
-    let error = writer
-        .raw(Method::DELETE, "/v1/models/bikes/versions/1")
-        .send()
-        .await
-        .unwrap();
+    let error = send(&writer, Method::DELETE, "/v1/models/bikes/versions/1").await;
     assert_eq!(error.status(), StatusCode::FORBIDDEN);
     // A token without any registry scope reads nothing.
     let outsider = registry.client(&[Scope::PREDICT]);
@@ -267,32 +273,22 @@ async fn bad_inputs_get_4xx_naming_field_and_rule_and_store_nothing() {
             "/v1/models/bikes/versions/0",
             "/v1/models/bikes/aliases/latest",
         ] {
-            let (status, error) =
-                error_body(admin.raw(Method::GET, path).send().await.unwrap()).await;
+            let (status, error) = call(&admin, Method::GET, path).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
             assert!(error["field"].is_string(), "{path}: {error}");
         }
         // Bad filters.
-        let (status, error) = error_body(
-            admin
-                .raw(Method::GET, "/v1/models/bikes/versions?metric=mae~3")
-                .send()
-                .await
-                .unwrap(),
+        let (status, error) = call(
+            &admin,
+            Method::GET,
+            "/v1/models/bikes/versions?metric=mae~3",
         )
         .await;
         assert_eq!(
             (status.as_u16(), error["field"].as_str()),
             (400, Some("metric"))
         );
-        let (status, _) = error_body(
-            admin
-                .raw(Method::GET, "/v1/models?colour=red")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = call(&admin, Method::GET, "/v1/models?colour=red").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "unknown query parameter");
 
         // Uploads: oversized artifact, missing part, bad metadata, wrong digests.
@@ -558,7 +554,7 @@ async fn versions_upload_download_search_and_delete() {
             (v1.artifact.sha256.as_str(), first.as_slice())
         );
         let path = "/v1/models/bikes/versions/1/artifact";
-        let whole = admin.raw(Method::GET, path).send().await.unwrap();
+        let whole = send(&admin, Method::GET, path).await;
         let etag = whole.headers()["etag"].to_str().unwrap().to_owned();
         assert_eq!(etag, format!("\"{}\"", v1.artifact.sha256));
         assert!(
@@ -604,28 +600,17 @@ async fn versions_upload_download_search_and_delete() {
             .await
             .unwrap();
         assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
-        let profile_back = admin
-            .raw(Method::GET, "/v1/models/bikes/versions/1/profile")
-            .send()
+        let profile_back = send(&admin, Method::GET, "/v1/models/bikes/versions/1/profile")
             .await
-            .unwrap()
             .bytes()
             .await
             .unwrap();
         assert_eq!(profile_back.as_ref(), profile);
-        let no_profile = admin
-            .raw(Method::GET, "/v1/models/bikes/versions/2/profile")
-            .send()
-            .await
-            .unwrap();
+        let no_profile = send(&admin, Method::GET, "/v1/models/bikes/versions/2/profile").await;
         assert_eq!(no_profile.status(), StatusCode::NOT_FOUND);
 
         // Deletes: refused while an alias points at the version; numbers are never reused.
-        let in_use = admin
-            .raw(Method::DELETE, "/v1/models/bikes/versions/1")
-            .send()
-            .await
-            .unwrap();
+        let in_use = send(&admin, Method::DELETE, "/v1/models/bikes/versions/1").await;
         let (status, error) = error_body(in_use).await;
         assert_eq!(
             (status.as_u16(), error["error_type"].as_str()),
@@ -635,11 +620,7 @@ async fn versions_upload_download_search_and_delete() {
             admin.download_artifact("bikes", "1").await.unwrap().1,
             first
         );
-        let deleted = admin
-            .raw(Method::DELETE, "/v1/models/bikes/versions/2")
-            .send()
-            .await
-            .unwrap();
+        let deleted = send(&admin, Method::DELETE, "/v1/models/bikes/versions/2").await;
         assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
         assert_eq!(
             api_status(&admin.get_version("bikes", "2").await.unwrap_err()).0,
@@ -761,11 +742,7 @@ async fn alias_moves_are_audited_and_conflicts_change_nothing() {
             .await
             .unwrap();
         assert_eq!(deleted.status(), StatusCode::OK);
-        let gone = admin
-            .raw(Method::GET, "/v1/models/bikes/aliases/champion")
-            .send()
-            .await
-            .unwrap();
+        let gone = send(&admin, Method::GET, "/v1/models/bikes/aliases/champion").await;
         assert_eq!(gone.status(), StatusCode::NOT_FOUND);
         let audit = admin.audit("bikes").await.unwrap().moves;
         let chain: Vec<_> = audit
@@ -850,15 +827,31 @@ async fn runs_record_params_metrics_status_and_versions() {
         let again = admin.end_run(&run.id, EndStatus::Failed).await.unwrap_err();
         assert_eq!(api_status(&again).0, 409);
         assert_eq!(admin.get_run(&run.id).await.unwrap().status, "finished");
-        let listed: Value = admin
-            .raw(Method::GET, "/v1/runs?model=bikes")
-            .send()
+        let listed: Value = send(&admin, Method::GET, "/v1/runs?model=bikes")
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
         assert_eq!(listed["runs"][0]["id"], run.id.as_str());
+        let count = |query: &'static str| {
+            let admin = admin.clone();
+            async move {
+                let body: Value = send(&admin, Method::GET, &format!("/v1/runs?{query}"))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                body["runs"].as_array().map(Vec::len)
+            }
+        };
+        assert_eq!(count("status=finished").await, Some(1));
+        assert_eq!(count("status=running").await, Some(0));
+        assert_eq!(count("status=finished&model=other").await, Some(0));
+        assert_eq!(
+            count("status=paused").await,
+            None,
+            "an unknown status is a 400"
+        );
         let duplicate = admin
             .create_run(&CreateRun {
                 id: Some(run.id.clone()),
@@ -905,11 +898,7 @@ async fn open_watch(
     impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
     String,
 ) {
-    let response = client
-        .raw(Method::GET, &format!("/v1/watch{query}"))
-        .send()
-        .await
-        .unwrap();
+    let response = send(client, Method::GET, &format!("/v1/watch{query}")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut stream = Box::pin(response.bytes_stream());
@@ -954,11 +943,7 @@ async fn watchers_hear_of_alias_moves_made_through_any_replica() {
         assert_eq!(moved["actor"], "tester");
 
         // Watching an unknown model is a 404, not an empty stream.
-        let missing = reader
-            .raw(Method::GET, "/v1/watch?model=nope")
-            .send()
-            .await
-            .unwrap();
+        let missing = send(&reader, Method::GET, "/v1/watch?model=nope").await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
         // Shutdown ends open streams instead of waiting on them.
@@ -1082,4 +1067,61 @@ fn the_committed_openapi_document_matches_the_code() {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+#[tokio::test]
+async fn models_can_be_updated_and_deleted_only_while_empty() {
+    for backend in BACKENDS {
+        let database = Database::fresh(backend).await;
+        let registry = Registry::start(&database.url).await;
+        let admin = registry.admin();
+        admin.create_model(&model("typo")).await.unwrap();
+        admin.create_model(&model("bikes")).await.unwrap();
+        let patched: Value = admin
+            .raw(Method::PATCH, "/v1/models/bikes")
+            .json(&json!({"description": "new words"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(patched["description"], "new words");
+        assert_eq!(patched["tags"]["team"], "ops", "absent fields stay");
+        let retagged = admin
+            .raw(Method::PATCH, "/v1/models/bikes")
+            .json(&json!({"tags": {"team": "data"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retagged.status(), StatusCode::OK);
+        assert_eq!(admin.get_model("bikes").await.unwrap().tags["team"], "data");
+        let reader = registry.client(&[Scope::MODELS_READ, Scope::MODELS_WRITE]);
+        let refused = send(&reader, Method::DELETE, "/v1/models/typo").await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::FORBIDDEN,
+            "deletes need models:admin"
+        );
+        let deleted = send(&admin, Method::DELETE, "/v1/models/typo").await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            api_status(&admin.get_model("typo").await.unwrap_err()).0,
+            404
+        );
+
+        upload(&admin, "bikes", b"v1").await;
+        let (status, error) = call(&admin, Method::DELETE, "/v1/models/bikes").await;
+        assert_eq!(
+            (status.as_u16(), error["error_type"].as_str()),
+            (409, Some("model_in_use"))
+        );
+        assert_eq!(
+            admin.get_version("bikes", "1").await.unwrap().version,
+            1,
+            "{backend:?}"
+        );
+        registry.stop().await.unwrap();
+        database.drop().await;
+    }
 }

@@ -4,15 +4,13 @@
 // Test code: a failed unwrap is a failed test, with the reason in the panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 use velocast_auth::{Minter, Scope};
-use velocast_config::Redacted;
-use velocast_registry::RegistryConfig;
+use velocast_registry::testing::{Running, sqlite_config};
 use velocast_registry_client::{RegistryClient, sha256_hex};
 use velocast_trainer::TrainerConfig;
 use velocast_trainer::config::Range;
@@ -76,21 +74,10 @@ fn trainer(token_file: Option<&Path>) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trainer_records_its_run_and_registers_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = RegistryConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: Redacted::new(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("registry.db").display()
-        )),
-        ..RegistryConfig::default()
-    };
-    config.auth.jwt_secret = Some(Redacted::new(SECRET));
-    let app = velocast_registry::build(&config).await.unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(async move {
-        let _ = stopped.await;
-    }));
+    let registry = Running::start(&sqlite_config(&dir.path().join("registry.db"), SECRET))
+        .await
+        .unwrap();
+    let base = registry.base.clone();
 
     let token_file = dir.path().join("token");
     std::fs::write(
@@ -224,8 +211,7 @@ async fn the_trainer_records_its_run_and_registers_the_model() {
         audit.moves[0]
     );
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    registry.stop().await.unwrap();
 
     // A registry that is not there: a runtime failure (exit 1) before training starts.
     let output = trainer(Some(&token_file))

@@ -38,7 +38,7 @@ pub const PUBLIC_PATHS: [&str; 5] = [
 #[openapi(
     info(title = "Velocast registry", description = "Models, immutable versions with verified artifacts and lineage, aliases with an audit log, training runs, and a watch stream."),
     paths(
-        models::list, models::create, models::get,
+        models::list, models::create, models::get, models::update, models::delete,
         versions::list, versions::create, versions::get, versions::delete, versions::artifact, versions::profile,
         aliases::list, aliases::get, aliases::set, aliases::delete, aliases::audit,
         runs::create, runs::list, runs::get, runs::log_metrics, runs::end,
@@ -99,7 +99,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .saturating_add(64 * 1024);
     let v1 = Router::new()
         .route("/v1/models", get(models::list).post(models::create))
-        .route("/v1/models/{model}", get(models::get))
+        .route(
+            "/v1/models/{model}",
+            get(models::get)
+                .patch(models::update)
+                .delete(models::delete),
+        )
         .route(
             "/v1/models/{model}/versions",
             get(versions::list)

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use velocast_catalog::{ModelName, TagFilter};
-use velocast_http::auth::{Authorized, ModelsRead, ModelsWrite};
+use velocast_http::auth::{Authorized, ModelsAdmin, ModelsRead, ModelsWrite};
 use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
-use velocast_registry_api::{CreateModel, ModelList, ModelView};
+use velocast_registry_api::{CreateModel, ModelList, ModelView, UpdateModel};
 
 use crate::api::convert;
 use crate::error::{FieldContext, RegistryError};
@@ -84,4 +84,47 @@ pub async fn get(
     let record = state.store.get_model(&model).await?;
     let aliases = state.store.list_aliases(&model).await?;
     Ok(Json(convert::model(record, Some(&aliases))))
+}
+
+/// Change a model's description or tags.
+#[utoipa::path(patch, path = "/v1/models/{model}", tag = "models",
+    params(("model" = String, Path)), request_body = UpdateModel,
+    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = ["models:write"])))]
+pub async fn update(
+    _caller: Authorized<ModelsWrite>,
+    State(state): State<AppState>,
+    ApiPath(model): ApiPath<String>,
+    ApiJson(request): ApiJson<UpdateModel>,
+) -> Result<Json<ModelView>, RegistryError> {
+    let model: ModelName = model.parse().field("model")?;
+    let tags = request
+        .tags
+        .as_ref()
+        .map(|t| serde_json::to_value(t).unwrap_or_default());
+    let record = state
+        .store
+        .update_model(&model, request.description.as_deref(), tags.as_ref())
+        .await?;
+    state.metrics.wrote("model");
+    let aliases = state.store.list_aliases(&model).await?;
+    Ok(Json(convert::model(record, Some(&aliases))))
+}
+
+/// Delete a model registered by mistake: refused (409) once it has versions, runs or alias
+/// history, which are kept.
+#[utoipa::path(delete, path = "/v1/models/{model}", tag = "models",
+    params(("model" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = ["models:admin"])))]
+pub async fn delete(
+    caller: Authorized<ModelsAdmin>,
+    State(state): State<AppState>,
+    ApiPath(model): ApiPath<String>,
+) -> Result<StatusCode, RegistryError> {
+    let model: ModelName = model.parse().field("model")?;
+    state.store.delete_model(&model).await?;
+    state.metrics.wrote("model_delete");
+    tracing::info!(model = %model, by = %caller.principal.subject, "model deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use velocast_catalog::ModelName;
 use velocast_http::auth::{Authorized, ModelsRead, ModelsWrite};
-use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use velocast_http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{CreateRun, EndRun, EndStatus, LogMetrics, RunList, RunView};
 use velocast_registry_store::{Metric, RunStatus};
 
@@ -43,6 +43,8 @@ pub async fn create(
 pub struct RunQuery {
     /// Only this model's runs.
     pub model: Option<String>,
+    /// Only runs in this state: `running`, `finished` or `failed`.
+    pub status: Option<String>,
     /// At most this many, newest first (default 50, at most 1000).
     pub limit: Option<u32>,
 }
@@ -62,8 +64,19 @@ pub async fn list(
         .map(str::parse::<ModelName>)
         .transpose()
         .field("model")?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                format!("`{text}` is not a run status: running, finished or failed"),
+            )
+            .with_field("status")
+        })?),
+    };
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-    let runs = state.store.list_runs(model.as_ref(), limit).await?;
+    let runs = state.store.list_runs(model.as_ref(), status, limit).await?;
     Ok(Json(RunList {
         runs: runs.into_iter().map(convert::run).collect(),
     }))

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
-use tokio::sync::oneshot;
 use velocast_auth::{Minter, Scope};
 use velocast_config::Redacted;
 use velocast_registry::RegistryConfig;
+use velocast_registry::testing::Running;
 use velocast_registry_api::VersionView;
 use velocast_registry_api::{CreateModel, Lineage, NewVersionMetadata};
 use velocast_registry_client::{RegistryClient, Upload};
@@ -84,8 +84,7 @@ pub fn config(database_url: &str) -> RegistryConfig {
 /// A running registry.
 pub struct Registry {
     pub base: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    running: Running,
 }
 
 impl Registry {
@@ -94,28 +93,18 @@ impl Registry {
     }
 
     pub async fn start_with(config: RegistryConfig) -> Registry {
-        let app = velocast_registry::build(&config).await.unwrap();
-        let base = format!("http://{}", app.local_addr().unwrap());
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let handle = tokio::spawn(app.run(async move {
-            let _ = signal.await;
-        }));
+        let running = Running::start(&config).await.unwrap();
         Registry {
-            base,
-            shutdown: Some(shutdown),
-            handle,
+            base: running.base.clone(),
+            running,
         }
     }
 
-    /// Asks for a graceful shutdown and waits for it.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(30), &mut self.handle)
+    /// Asks for a graceful shutdown and waits for it (at most 30 s).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
             .await
             .expect("shutdown within 30 s")
-            .unwrap()
     }
 
     pub fn client(&self, scopes: &[&str]) -> RegistryClient {
