@@ -1125,3 +1125,27 @@ async fn models_can_be_updated_and_deleted_only_while_empty() {
         database.drop().await;
     }
 }
+
+#[tokio::test]
+async fn a_watch_outlives_the_request_timeout() {
+    let database = Database::fresh(common::Backend::Sqlite).await;
+    let config = velocast_registry::RegistryConfig {
+        request_timeout_seconds: 1,
+        ..common::config(&database.url)
+    };
+    let registry = Registry::start_with(config).await;
+    let admin = registry.admin();
+    admin.create_model(&model("bikes")).await.unwrap();
+    upload(&admin, "bikes", b"v1").await;
+    let (mut stream, mut buffer) = open_watch(&admin, "?model=bikes").await;
+    // Longer than the timeout, which bounds the time to a response head, not a stream's life.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    admin
+        .set_alias("bikes", "champion", 1, "late")
+        .await
+        .unwrap();
+    let moved = next_event(&mut stream, &mut buffer, "alias_moved").await;
+    assert_eq!(moved["to"], 1);
+    registry.stop().await.unwrap();
+    database.drop().await;
+}
