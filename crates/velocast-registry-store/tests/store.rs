@@ -554,3 +554,50 @@ async fn a_run_logs_params_and_metrics_then_closes_and_lists_its_versions() {
         drop_database(database).await;
     }
 }
+
+#[tokio::test]
+async fn the_database_refuses_to_rewrite_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = postgres_admin_url();
+    let (database, postgres_url) = create_database(&admin).await.unwrap();
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    for url in [postgres_url.as_str(), sqlite_url.as_str()] {
+        let store = Store::connect(url, 2, LIMIT).await.unwrap();
+        let model = name("bikes");
+        store
+            .create_model(&model, "", &json!({}), "t")
+            .await
+            .unwrap();
+        let bytes = b"onnx".to_vec();
+        let digest = sha256(&bytes);
+        let metadata = json!({});
+        store
+            .create_version(upload(&model, &bytes, &digest, &metadata))
+            .await
+            .unwrap();
+        let champion = alias("champion");
+        store
+            .set_alias(&model, &champion, VersionNumber::FIRST, "t", "why")
+            .await
+            .unwrap();
+        // Behind the store's back, with a plain connection: every rewrite is refused.
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(url).await.unwrap();
+        for statement in [
+            "UPDATE alias_audit SET reason = 'rewritten'",
+            "DELETE FROM alias_audit",
+            "UPDATE model_versions SET created_by = 'someone else'",
+        ] {
+            let error = sqlx::query(statement).execute(&raw).await.unwrap_err();
+            assert!(
+                error.to_string().contains("not allowed"),
+                "{url}: {statement}: {error}"
+            );
+        }
+        let audit = store.alias_audit(&model).await.unwrap();
+        assert_eq!((audit.len(), audit[0].reason.as_str()), (1, "why"));
+        raw.close().await;
+        store.close().await;
+    }
+    drop_database(Some(database)).await;
+}
