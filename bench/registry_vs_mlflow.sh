@@ -74,6 +74,19 @@ echo "bench: metadata reads, $CONCURRENCY clients, ${SECONDS_PER_RUN}s each"
   --url "$MLFLOW/api/2.0/mlflow/model-versions/get?name=bike-demand&version=1" \
   --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --warmup 3 > "$WORK/mlflow_read.json"
 
+# Memory after the load: peak RSS of our one process; MLflow's current RSS summed over its
+# process tree (the server and its workers).
+descendants() { local child; for child in $(pgrep -P "$1" || true); do echo "$child"; descendants "$child"; done; }
+memory_kb() {
+  local ours mlflow=0 pid
+  ours=$(awk '/VmHWM/ {print $2}' "/proc/$OURS_PID/status")
+  for pid in "$MLFLOW_PID" $(descendants "$MLFLOW_PID"); do
+    mlflow=$((mlflow + $(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  printf '{"velocast_peak_rss_kb": %s, "mlflow_rss_kb": %s}\n' "$ours" "$mlflow"
+}
+memory_kb > "$WORK/memory.json"
+
 echo "bench: alias move -> watch event"
 "$BIN/examples/registry_load" watch --registry "$OURS" --model bike-demand --moves 50 > "$WORK/ours_watch.json"
 

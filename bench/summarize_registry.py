@@ -11,6 +11,7 @@ load = lambda name: json.load(open(os.path.join(work, name + ".json")))
 ours_register, mlflow_register = load("ours_register"), load("mlflow_register")
 ours_read, mlflow_read = load("ours_read"), load("mlflow_read")
 watch = load("ours_watch")
+memory = load("memory")
 result = {
     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
@@ -18,6 +19,7 @@ result = {
     "register": {"velocast": ours_register, "mlflow": mlflow_register},
     "read": {"velocast": ours_read, "mlflow": mlflow_read},
     "watch": watch,
+    "memory": memory,
     "read_throughput_ratio": ours_read["throughput_rps"] / mlflow_read["throughput_rps"],
 }
 json.dump(result, open(out + ".json", "w"), indent=2)
@@ -31,6 +33,7 @@ rows = [
     ("Metadata reads: p50 (ms)", ours_read["p50_ms"], mlflow_read["p50_ms"]),
     ("Metadata reads: p99 (ms)", ours_read["p99_ms"], mlflow_read["p99_ms"]),
     ("Metadata reads: errors", ours_read["errors"], mlflow_read["errors"]),
+    ("Server memory after the load (MB)", memory["velocast_peak_rss_kb"] / 1024, memory["mlflow_rss_kb"] / 1024),
 ]
 lines = [
     f"# Registry: Velocast vs MLflow {result['mlflow_version']} ({result['date']}, {result['machine']})",
@@ -38,6 +41,7 @@ lines = [
     "Both on the same local Postgres, one after the other; the same Rust load generator for the",
     "reads (`services/registry/examples/registry_load.rs`); register/download sequential, 20 times.",
     "MLflow runs `mlflow server` with its defaults and its artifact proxy (`--artifacts-destination`).",
+    "Memory: Velocast's peak RSS (one process); MLflow's RSS summed over its process tree (server and workers).",
     "",
     "| | Velocast | MLflow |",
     "|---|---:|---:|",
