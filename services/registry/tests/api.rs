@@ -48,119 +48,122 @@ fn api_status(error: &ClientError) -> (u16, String, Option<String>) {
 
 #[tokio::test]
 async fn every_auth_case_is_answered_with_the_right_status() {
-    let database = Database::fresh(common::Backend::Sqlite).await;
-    let registry = Registry::start(&database.url).await;
-    let http = reqwest::Client::new();
+    for backend in BACKENDS {
+        let database = Database::fresh(backend).await;
+        let registry = Registry::start(&database.url).await;
+        let http = reqwest::Client::new();
 
-    // Public routes need no token.
-    for path in [
-        "/health/live",
-        "/health/ready",
-        "/metrics",
-        "/openapi.json",
-        "/docs",
-    ] {
-        let response = http.get(registry.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-    }
-
-    let cases: Vec<(&str, Option<String>, &str)> = vec![
-        ("no token", None, "missing_token"),
-        ("not bearer", Some("Basic abc".into()), "malformed_token"),
-        (
-            "garbage",
-            Some("Bearer not.a.jwt".into()),
-            "malformed_token",
-        ),
-        (
-            "other key",
-            Some(format!(
-                "Bearer {}",
-                token_at(&[Scope::MODELS_READ], SystemTime::now(), &"x".repeat(40))
-            )),
-            "bad_signature",
-        ),
-        (
-            "expired",
-            Some(format!(
-                "Bearer {}",
-                token_at(
-                    &[Scope::MODELS_READ],
-                    SystemTime::now() - Duration::from_secs(3600),
-                    common::SECRET
-                )
-            )),
-            "token_expired",
-        ),
-    ];
-    for (what, header, code) in cases {
-        let mut request = http.get(registry.url("/v1/models"));
-        if let Some(header) = header {
-            request = request.header("authorization", header);
+        // Public routes need no token.
+        for path in [
+            "/health/live",
+            "/health/ready",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+        ] {
+            let response = http.get(registry.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
         }
-        let response = request.send().await.unwrap();
+
+        let cases: Vec<(&str, Option<String>, &str)> = vec![
+            ("no token", None, "missing_token"),
+            ("not bearer", Some("Basic abc".into()), "malformed_token"),
+            (
+                "garbage",
+                Some("Bearer not.a.jwt".into()),
+                "malformed_token",
+            ),
+            (
+                "other key",
+                Some(format!(
+                    "Bearer {}",
+                    token_at(&[Scope::MODELS_READ], SystemTime::now(), &"x".repeat(40))
+                )),
+                "bad_signature",
+            ),
+            (
+                "expired",
+                Some(format!(
+                    "Bearer {}",
+                    token_at(
+                        &[Scope::MODELS_READ],
+                        SystemTime::now() - Duration::from_secs(3600),
+                        common::SECRET
+                    )
+                )),
+                "token_expired",
+            ),
+        ];
+        for (what, header, code) in cases {
+            let mut request = http.get(registry.url("/v1/models"));
+            if let Some(header) = header {
+                request = request.header("authorization", header);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.to_str().unwrap()),
+                Some("Bearer"),
+                "{what}"
+            );
+            let (status, body) = error_body(response).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+            assert_eq!(body["error_type"], code, "{what}: {body}");
+        }
+
+        // Deny by default: an unknown route without a token is a 401, with one a JSON 404.
+        let (status, _) =
+            error_body(http.get(registry.url("/v1/nowhere")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, body) = error_body(
+            http.get(registry.url("/v1/nowhere"))
+                .bearer_auth(token(&[Scope::MODELS_READ]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(
-            response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap()),
-            Some("Bearer"),
-            "{what}"
+            (status, body["error_type"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
         );
-        let (status, body) = error_body(response).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
-        assert_eq!(body["error_type"], code, "{what}: {body}");
-    }
 
-    // Deny by default: an unknown route without a token is a 401, with one a JSON 404.
-    let (status, _) = error_body(http.get(registry.url("/v1/nowhere")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, body) = error_body(
-        http.get(registry.url("/v1/nowhere"))
-            .bearer_auth(token(&[Scope::MODELS_READ]))
-            .send()
+        // Scopes: read cannot write, write cannot move aliases; 403 names the scope.
+        let reader = registry.client(&[Scope::MODELS_READ]);
+        let writer = registry.client(&[Scope::MODELS_READ, Scope::MODELS_WRITE]);
+        let admin = registry.admin();
+        let error = reader.create_model(&model("bikes")).await.unwrap_err();
+        assert_eq!(api_status(&error), (403, "missing_scope".into(), None));
+        assert!(error.to_string().contains("models:write"), "{error}");
+        writer.create_model(&model("bikes")).await.unwrap();
+        let version = upload(&writer, "bikes", b"onnx").await;
+        let error = writer
+            .set_alias("bikes", "champion", version.version, "go")
             .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error_type"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+            .unwrap_err();
+        assert_eq!(api_status(&error).0, 403);
+        assert!(
+            reader.audit("bikes").await.unwrap().moves.is_empty(),
+            "nothing moved"
+        );
+        admin
+            .set_alias("bikes", "champion", version.version, "go")
+            .await
+            .unwrap();
+        let error = send(&writer, Method::DELETE, "/v1/models/bikes/versions/1").await;
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        // A token without any registry scope reads nothing.
+        let outsider = registry.client(&[Scope::PREDICT]);
+        assert_eq!(
+            api_status(&outsider.list_models(None).await.unwrap_err()).0,
+            403
+        );
 
-    // Scopes: read cannot write, write cannot move aliases; 403 names the scope.
-    let reader = registry.client(&[Scope::MODELS_READ]);
-    let writer = registry.client(&[Scope::MODELS_READ, Scope::MODELS_WRITE]);
-    let admin = registry.admin();
-    let error = reader.create_model(&model("bikes")).await.unwrap_err();
-    assert_eq!(api_status(&error), (403, "missing_scope".into(), None));
-    assert!(error.to_string().contains("models:write"), "{error}");
-    writer.create_model(&model("bikes")).await.unwrap();
-    let version = upload(&writer, "bikes", b"onnx").await;
-    let error = writer
-        .set_alias("bikes", "champion", version.version, "go")
-        .await
-        .unwrap_err();
-    assert_eq!(api_status(&error).0, 403);
-    assert!(
-        reader.audit("bikes").await.unwrap().moves.is_empty(),
-        "nothing moved"
-    );
-    admin
-        .set_alias("bikes", "champion", version.version, "go")
-        .await
-        .unwrap();
-    let error = send(&writer, Method::DELETE, "/v1/models/bikes/versions/1").await;
-    assert_eq!(error.status(), StatusCode::FORBIDDEN);
-    // A token without any registry scope reads nothing.
-    let outsider = registry.client(&[Scope::PREDICT]);
-    assert_eq!(
-        api_status(&outsider.list_models(None).await.unwrap_err()).0,
-        403
-    );
-
-    registry.stop().await.unwrap();
-    database.drop().await;
+        registry.stop().await.unwrap();
+        database.drop().await;
+    }
 }
 
 #[tokio::test]
