@@ -1002,6 +1002,16 @@ async fn health_metrics_and_restart_keep_everything_acknowledged() {
             .await
             .unwrap();
         assert_eq!(ready, json!({"status": "ready", "database": "up"}));
+        // Every response carries a request id: the caller's, or a new one.
+        let echoed = http
+            .get(registry.url("/health/live"))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(echoed.headers()["x-request-id"], "trace-me-42");
+        let fresh = http.get(registry.url("/health/live")).send().await.unwrap();
+        assert_eq!(fresh.headers()["x-request-id"].len(), 36, "a UUID");
         let metrics = http
             .get(registry.url("/metrics"))
             .send()

@@ -16,6 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -86,6 +87,21 @@ async fn openapi_route() -> impl axum::response::IntoResponse {
     )
 }
 
+/// The span every request's logs sit in: method, path and request id.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
@@ -148,9 +164,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         verifier: state.auth.verifier.clone(),
         public_paths: Arc::from(PUBLIC_PATHS.as_slice()),
     };
-    // Layers run outside-in in the reverse of the order written: tracing sees everything, then
-    // the timeout, then metrics (so rejected requests are counted), then authentication (deny
-    // by default), then the per-route body limits inside the routes.
+    // Layers run outside-in in the reverse of the order written: the request id, then tracing
+    // (a span per request carrying that id), then the timeout, then metrics (so rejected
+    // requests are counted), then authentication (deny by default), then the per-route body
+    // limits inside the routes.
     Router::new()
         .merge(v1)
         .merge(operations)
@@ -168,6 +185,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Outermost: every request has an id (the caller's `x-request-id`, or a new UUID)
+        // before its span opens, and the response carries it back.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
