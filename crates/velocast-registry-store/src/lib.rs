@@ -50,6 +50,8 @@ pub enum StoreError {
     ModelNotFound(String),
     #[error("version {version} of model `{model}` not found")]
     VersionNotFound { model: String, version: u32 },
+    #[error("model `{0}` has no versions yet")]
+    NoVersions(String),
     #[error("{part} digest mismatch: declared {declared}, received bytes hash to {actual}")]
     DigestMismatch {
         /// `artifact` or `profile`.
@@ -790,10 +792,7 @@ impl Store {
                     Some(row) => version_record(&row),
                     None => {
                         self.get_model(model).await?;
-                        Err(StoreError::VersionNotFound {
-                            model: model.to_string(),
-                            version: 0,
-                        })
+                        Err(StoreError::NoVersions(model.to_string()))
                     }
                 }
             }

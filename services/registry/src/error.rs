@@ -76,7 +76,7 @@ impl RegistryError {
                         ApiError::new(StatusCode::NOT_FOUND, "model_not_found", message)
                             .with_field("model")
                     }
-                    StoreError::VersionNotFound { .. } => {
+                    StoreError::VersionNotFound { .. } | StoreError::NoVersions(_) => {
                         ApiError::new(StatusCode::NOT_FOUND, "version_not_found", message)
                             .with_field("version")
                     }

@@ -417,6 +417,9 @@ async fn bad_inputs_get_4xx_naming_field_and_rule_and_store_nothing() {
         // None of it stored anything; a duplicate model is a 409 that changes nothing.
         let stored = admin.get_model("bikes").await.unwrap();
         assert_eq!(stored.latest_version, None, "{backend:?}");
+        let none = admin.get_version("bikes", "latest").await.unwrap_err();
+        assert_eq!(api_status(&none).0, 404);
+        assert!(none.to_string().contains("has no versions yet"), "{none}");
         assert!(
             admin
                 .list_versions("bikes", &[])
