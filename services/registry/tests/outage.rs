@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Registry, artifact, metadata, model, upload};
+use common::{Registry, artifact, metadata, model, upload, wait_for_relay};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use velocast_auth::Scope;
@@ -161,26 +161,6 @@ async fn wait_for_readiness(registry: &Registry, wanted: StatusCode, within: Dur
 
 fn have_event(buffer: &str, kind: &str) -> bool {
     buffer.contains(&format!("event: {kind}\n"))
-}
-
-/// Waits until the notification listener's gauge reads `up`.
-async fn wait_for_relay(registry: &Registry, up: bool) {
-    // A whole sample line (the HELP text mentions the metric's name too).
-    let wanted = format!("\nvelocast_registry_watch_relay_up {}\n", i32::from(up));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let metrics = reqwest::get(registry.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(&wanted) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no `{wanted}`");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

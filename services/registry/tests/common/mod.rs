@@ -203,3 +203,23 @@ pub async fn upload(client: &RegistryClient, model: &str, bytes: &[u8]) -> Versi
         .await
         .unwrap()
 }
+
+/// Waits until the notification listener's gauge reads `up`.
+pub async fn wait_for_relay(registry: &Registry, up: bool) {
+    // A whole sample line (the HELP text mentions the metric's name too).
+    let wanted = format!("\nvelocast_registry_watch_relay_up {}\n", i32::from(up));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(registry.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(&wanted) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no `{wanted}`");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
