@@ -77,11 +77,7 @@ pub fn read_token_file(path: &Path) -> Result<SecretString, ClientError> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_encode(&Sha256::digest(bytes))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// What a version upload sends beside its metadata.

@@ -59,8 +59,13 @@ pub enum StoreError {
         declared: String,
         actual: String,
     },
-    #[error("artifact of {size} bytes exceeds the limit of {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
+    #[error("{part} of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// `artifact` or `profile`.
+        part: &'static str,
+        size: usize,
+        limit: usize,
+    },
     #[error("alias `{alias}` of model `{model}` not found")]
     AliasNotFound { model: String, alias: String },
     #[error("version {version} of model `{model}` is what alias `{alias}` points at")]
@@ -300,6 +305,23 @@ impl Store {
         ))
     }
 
+    /// Checks an upload part against the size limit and its declared digest; its digest.
+    fn accepted(
+        &self,
+        bytes: &[u8],
+        declared: &Digest,
+        part: &'static str,
+    ) -> Result<Digest, StoreError> {
+        if bytes.len() > self.max_artifact_bytes {
+            return Err(StoreError::TooLarge {
+                part,
+                size: bytes.len(),
+                limit: self.max_artifact_bytes,
+            });
+        }
+        verified_digest(bytes, declared, part)
+    }
+
     /// Queues `event` inside `tx`: Postgres delivers it on commit; SQLite gets it from
     /// [`Store::published`] after the commit.
     async fn publish(
@@ -407,6 +429,11 @@ impl Store {
                 "alias history",
                 "SELECT 1 AS one FROM alias_audit WHERE model_id = $1 LIMIT 1",
             ),
+            (
+                "runs",
+                "SELECT 1 AS one FROM runs r JOIN registered_models m ON m.name = r.model_name \
+                 WHERE m.id = $1 LIMIT 1",
+            ),
         ];
         for (what, sql) in checks {
             let found = sqlx::query(sql)
@@ -419,16 +446,6 @@ impl Store {
                     what,
                 });
             }
-        }
-        let runs = sqlx::query("SELECT 1 AS one FROM runs WHERE model_name = $1 LIMIT 1")
-            .bind(name.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if runs.is_some() {
-            return Err(StoreError::ModelInUse {
-                model: name.to_string(),
-                what: "runs",
-            });
         }
         sqlx::query("DELETE FROM registered_models WHERE id = $1")
             .bind(model_id)
@@ -623,25 +640,11 @@ impl Store {
 
     /// Creates the next version of a model with its artifact, atomically.
     pub async fn create_version(&self, new: NewVersion<'_>) -> Result<VersionRecord, StoreError> {
-        if new.artifact.len() > self.max_artifact_bytes {
-            return Err(StoreError::TooLarge {
-                size: new.artifact.len(),
-                limit: self.max_artifact_bytes,
-            });
-        }
-        let actual = verified_digest(new.artifact, new.declared_digest, "artifact")?;
-        let profile_digest = match new.profile {
-            Some((bytes, declared)) => {
-                if bytes.len() > self.max_artifact_bytes {
-                    return Err(StoreError::TooLarge {
-                        size: bytes.len(),
-                        limit: self.max_artifact_bytes,
-                    });
-                }
-                Some(verified_digest(bytes, declared, "profile")?)
-            }
-            None => None,
-        };
+        let actual = self.accepted(new.artifact, new.declared_digest, "artifact")?;
+        let profile_digest = new
+            .profile
+            .map(|(bytes, declared)| self.accepted(bytes, declared, "profile"))
+            .transpose()?;
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // Bumping the counter takes the model row's lock (Postgres) for this transaction: racing
@@ -860,6 +863,22 @@ impl Store {
             .get(digest)
             .await?
             .ok_or_else(|| StoreError::Corrupt(digest.to_string()))
+    }
+
+    /// One alias of a model.
+    pub async fn get_alias(
+        &self,
+        model: &ModelName,
+        alias: &AliasName,
+    ) -> Result<AliasRecord, StoreError> {
+        self.list_aliases(model)
+            .await?
+            .into_iter()
+            .find(|a| &a.alias == alias)
+            .ok_or_else(|| StoreError::AliasNotFound {
+                model: model.to_string(),
+                alias: alias.to_string(),
+            })
     }
 
     /// The model's aliases, by name.

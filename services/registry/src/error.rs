@@ -1,6 +1,8 @@
 //! The registry's errors and the one place they become HTTP responses (CONVENTIONS 5): an
 //! exhaustive match, so a new store error must be placed before the service compiles.
 
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use velocast_catalog::ParseError;
@@ -40,6 +42,15 @@ impl<T> FieldContext<T> for Result<T, ParseError> {
     fn field(self, field: &'static str) -> Result<T, RegistryError> {
         self.map_err(|error| RegistryError::Invalid { field, error })
     }
+}
+
+/// Parses an optional value (a query parameter, an optional body field), naming the field
+/// when it does not parse.
+pub fn parse_optional<T: FromStr<Err = ParseError>>(
+    value: Option<&str>,
+    field: &'static str,
+) -> Result<Option<T>, RegistryError> {
+    value.map(str::parse).transpose().field(field)
 }
 
 /// Whether a database error means the database is unreachable (503, retry) rather than a bug.
@@ -92,9 +103,9 @@ impl RegistryError {
                         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "digest_mismatch", message)
                             .with_field(format!("{part}_sha256"))
                     }
-                    StoreError::TooLarge { .. } => {
+                    StoreError::TooLarge { part, .. } => {
                         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-                            .with_field("artifact")
+                            .with_field(part)
                     }
                     StoreError::BadMetric { .. } => ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,

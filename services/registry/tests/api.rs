@@ -10,7 +10,8 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{
-    BACKENDS, Database, MAX_ARTIFACT, Registry, artifact, metadata, model, token, token_at, upload,
+    BACKENDS, Database, MAX_ARTIFACT, Registry, artifact, metadata, model, on_each_backend, token,
+    token_at, upload,
 };
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -48,9 +49,7 @@ fn api_status(error: &ClientError) -> (u16, String, Option<String>) {
 
 #[tokio::test]
 async fn every_auth_case_is_answered_with_the_right_status() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |_, registry| {
         let http = reqwest::Client::new();
 
         // Public routes need no token.
@@ -160,17 +159,13 @@ async fn every_auth_case_is_answered_with_the_right_status() {
             api_status(&outsider.list_models(None).await.unwrap_err()).0,
             403
         );
-
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn bad_inputs_get_4xx_naming_field_and_rule_and_store_nothing() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |backend, registry| {
         let admin = registry.admin();
         admin.create_model(&model("bikes")).await.unwrap();
         let post = |path: &str, body: &'static str, content_type: &'static str| {
@@ -444,17 +439,13 @@ async fn bad_inputs_get_4xx_naming_field_and_rule_and_store_nothing() {
             admin.get_model("bikes").await.unwrap().description,
             "hourly demand"
         );
-
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn versions_upload_download_search_and_delete() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |backend, registry| {
         let admin = registry.admin();
         admin.create_model(&model("bikes")).await.unwrap();
         let first = artifact(3, 150_000);
@@ -637,17 +628,13 @@ async fn versions_upload_download_search_and_delete() {
             v3.version, 3,
             "{backend:?}: a deleted number is not handed out again"
         );
-
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_uploads_over_http_get_gapless_unique_numbers() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |backend, registry| {
         let admin = registry.admin();
         admin.create_model(&model("bikes")).await.unwrap();
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
@@ -676,16 +663,13 @@ async fn concurrent_uploads_over_http_get_gapless_unique_numbers() {
         }
         numbers.sort_unstable();
         assert_eq!(numbers, (1..=12).collect::<Vec<u32>>(), "{backend:?}");
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn alias_moves_are_audited_and_conflicts_change_nothing() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |backend, registry| {
         let admin = registry.admin();
         admin.create_model(&model("bikes")).await.unwrap();
         for seed in 0..2 {
@@ -764,16 +748,13 @@ async fn alias_moves_are_audited_and_conflicts_change_nothing() {
             ],
             "{backend:?}"
         );
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn runs_record_params_metrics_status_and_versions() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |_, registry| {
         let admin = registry.admin();
         admin.create_model(&model("bikes")).await.unwrap();
         let run = admin
@@ -867,9 +848,8 @@ async fn runs_record_params_metrics_status_and_versions() {
             .await
             .unwrap_err();
         assert_eq!(api_status(&duplicate).0, 409);
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 /// Reads server-sent events until one of `kind` arrives; returns its data.
@@ -1092,9 +1072,7 @@ fn the_committed_openapi_document_matches_the_code() {
 
 #[tokio::test]
 async fn models_can_be_updated_and_deleted_only_while_empty() {
-    for backend in BACKENDS {
-        let database = Database::fresh(backend).await;
-        let registry = Registry::start(&database.url).await;
+    on_each_backend(async |backend, registry| {
         let admin = registry.admin();
         admin.create_model(&model("typo")).await.unwrap();
         admin.create_model(&model("bikes")).await.unwrap();
@@ -1142,9 +1120,8 @@ async fn models_can_be_updated_and_deleted_only_while_empty() {
             1,
             "{backend:?}"
         );
-        registry.stop().await.unwrap();
-        database.drop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -188,12 +188,13 @@ impl LiveRun {
         {
             final_metrics.push(("cv.score", chosen.cv_score));
         }
+        // The registry refuses non-finite values; a metric that is not a number is left out.
+        final_metrics.retain(|(_, value)| value.is_finite());
         self.client
             .log_metrics(
                 &self.run_id,
                 final_metrics
                     .iter()
-                    .filter(|(_, v)| v.is_finite())
                     .map(|(key, value)| NewMetric {
                         key: (*key).to_owned(),
                         step: 0,
@@ -215,7 +216,6 @@ impl LiveRun {
             signature: serde_json::to_value(&core.signature).unwrap_or_default(),
             metrics: final_metrics
                 .iter()
-                .filter(|(_, v)| v.is_finite())
                 .map(|(k, v)| ((*k).replace('.', "_"), *v))
                 .collect(),
             params: serde_json::to_value(&core.model.specs).unwrap_or_default(),

@@ -46,18 +46,8 @@ pub async fn get(
     ApiPath((model, alias)): ApiPath<(String, String)>,
 ) -> Result<Json<AliasView>, RegistryError> {
     let (model, alias) = parse(&model, &alias)?;
-    let aliases = state.store.list_aliases(&model).await?;
-    aliases
-        .into_iter()
-        .find(|a| a.alias == alias)
-        .map(|a| Json(convert::alias(a)))
-        .ok_or_else(|| {
-            velocast_registry_store::StoreError::AliasNotFound {
-                model: model.to_string(),
-                alias: alias.to_string(),
-            }
-            .into()
-        })
+    let record = state.store.get_alias(&model, &alias).await?;
+    Ok(Json(convert::alias(record)))
 }
 
 /// Point an alias at a version (creating or moving it), with a reason for the audit log.

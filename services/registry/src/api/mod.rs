@@ -8,7 +8,6 @@ mod runs;
 mod versions;
 mod watch;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -160,10 +159,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/metrics", get(metrics::exposition))
         .route("/openapi.json", get(openapi_route))
         .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
-    let auth_config = auth::AuthConfig {
-        verifier: state.auth.verifier.clone(),
-        public_paths: Arc::from(PUBLIC_PATHS.as_slice()),
-    };
+    let auth_config = state.auth.clone();
     // Layers run outside-in in the reverse of the order written: the request id, then tracing
     // (a span per request carrying that id), then the timeout, then metrics (so rejected
     // requests are counted), then authentication (deny by default), then the per-route body

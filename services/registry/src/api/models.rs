@@ -11,7 +11,7 @@ use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{CreateModel, ModelList, ModelView, UpdateModel};
 
 use crate::api::convert;
-use crate::error::{FieldContext, RegistryError};
+use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,12 +30,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ModelQuery>,
 ) -> Result<Json<ModelList>, RegistryError> {
-    let tag = query
-        .tag
-        .as_deref()
-        .map(str::parse::<TagFilter>)
-        .transpose()
-        .field("tag")?;
+    let tag = parse_optional::<TagFilter>(query.tag.as_deref(), "tag")?;
     let models = state.store.list_models(tag.as_ref()).await?;
     Ok(Json(ModelList {
         models: models

@@ -12,7 +12,7 @@ use velocast_registry_api::{CreateRun, EndRun, EndStatus, LogMetrics, RunList, R
 use velocast_registry_store::{Metric, RunStatus};
 
 use crate::api::convert;
-use crate::error::{FieldContext, RegistryError};
+use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::state::AppState;
 
 /// Start a run for a registered model.
@@ -58,12 +58,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RunQuery>,
 ) -> Result<Json<RunList>, RegistryError> {
-    let model = query
-        .model
-        .as_deref()
-        .map(str::parse::<ModelName>)
-        .transpose()
-        .field("model")?;
+    let model = parse_optional::<ModelName>(query.model.as_deref(), "model")?;
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {

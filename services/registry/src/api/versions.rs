@@ -20,7 +20,7 @@ use velocast_registry_api::{NewVersionMetadata, VersionList, VersionView};
 use velocast_registry_store::NewVersion;
 
 use crate::api::convert;
-use crate::error::{FieldContext, RegistryError};
+use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::range::{self, ByteRange};
 use crate::state::AppState;
 
@@ -78,12 +78,7 @@ pub async fn list(
             .collect::<Result<_, _>>()
             .field("metric")?,
     };
-    let alias = query
-        .alias
-        .as_deref()
-        .map(str::parse::<AliasName>)
-        .transpose()
-        .field("alias")?;
+    let alias = parse_optional::<AliasName>(query.alias.as_deref(), "alias")?;
     let versions = state
         .store
         .search_versions(&model, &filter, alias.as_ref())
@@ -146,7 +141,8 @@ async fn read_upload(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let slot = match name.as_str() {
+        // `replace` hands back an earlier part of the same name: a duplicate.
+        let duplicate = match name.as_str() {
             "metadata" => {
                 let parsed: NewVersionMetadata = velocast_http::parse_json(&bytes)?;
                 parsed
@@ -157,7 +153,7 @@ async fn read_upload(
             "artifact" => artifact.replace(bytes).is_some(),
             _ => profile.replace(bytes).is_some(),
         };
-        if slot {
+        if duplicate {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "duplicate_part",
@@ -201,12 +197,8 @@ pub async fn create(
     )
     .await?;
     let artifact_digest: Digest = request.artifact_sha256.parse().field("artifact_sha256")?;
-    let profile_digest: Option<Digest> = request
-        .profile_sha256
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .field("profile_sha256")?;
+    let profile_digest: Option<Digest> =
+        parse_optional(request.profile_sha256.as_deref(), "profile_sha256")?;
     let profile = match (&profile, &profile_digest) {
         (Some(bytes), Some(digest)) => Some((bytes.as_slice(), digest)),
         (None, None) => None,

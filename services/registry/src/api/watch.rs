@@ -22,7 +22,7 @@ use velocast_http::auth::{Authorized, ModelsRead};
 use velocast_http::{ApiQuery, ErrorBody};
 use velocast_registry_store::WatchEvent;
 
-use crate::error::{FieldContext, RegistryError};
+use crate::error::{RegistryError, parse_optional};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,12 +63,7 @@ pub async fn watch(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WatchQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, RegistryError> {
-    let model = query
-        .model
-        .as_deref()
-        .map(str::parse::<ModelName>)
-        .transpose()
-        .field("model")?;
+    let model = parse_optional::<ModelName>(query.model.as_deref(), "model")?;
     if let Some(model) = &model {
         state.store.get_model(model).await?;
     }

@@ -223,3 +223,14 @@ pub async fn wait_for_relay(registry: &Registry, up: bool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs `test` against a fresh registry on each backend, then stops it and drops its database.
+pub async fn on_each_backend(test: impl AsyncFn(Backend, &Registry)) {
+    for backend in BACKENDS {
+        let database = Database::fresh(backend).await;
+        let registry = Registry::start(&database.url).await;
+        test(backend, &registry).await;
+        registry.stop().await.unwrap();
+        database.drop().await;
+    }
+}
