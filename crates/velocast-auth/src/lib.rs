@@ -25,6 +25,12 @@ use thiserror::Error;
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: u64 = 5;
+/// Longest bearer token accepted. Real tokens are well under 2 KiB; anything this large is
+/// refused before a byte of it is decoded, so a client cannot make us parse megabytes of JSON.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Claims every token must carry (RFC 7519 makes them all optional; we do not). `nbf` is not
+/// among them: most identity providers omit it, so it is checked only when present.
+pub const REQUIRED_CLAIMS: [&str; 4] = ["exp", "iss", "aud", "sub"];
 
 /// A permission such as `models:read`: lowercase words joined by `:`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -82,17 +88,31 @@ impl fmt::Display for Scope {
     }
 }
 
-/// The claims Velocast issues and reads. `scope` is space-separated, as in OAuth 2.0.
+/// The claims Velocast issues. `scope` is space-separated, as in OAuth 2.0. `nbf` is optional
+/// (RFC 7519 §4.1.5): a token without it is valid from its issue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub iss: String,
     pub aud: String,
     pub exp: u64,
-    pub nbf: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     pub iat: u64,
     #[serde(default)]
     pub scope: String,
+}
+
+/// What verification reads from a token beyond the registered claims, which `jsonwebtoken`
+/// checks itself (so `aud` may be a string or an array, as identity providers send it).
+#[derive(Debug, Deserialize)]
+struct VerifiedClaims {
+    /// Optional here only so that its absence is reported by name rather than as a
+    /// deserialization failure (`jsonwebtoken` deserializes before it checks required claims).
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    scope: String,
 }
 
 /// Who is calling and what they may do.
@@ -126,6 +146,12 @@ pub enum AuthError {
     MissingToken,
     #[error("malformed authorization header or token")]
     Malformed,
+    #[error("bearer token longer than {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    #[error("token lacks the required claim `{claim}`")]
+    MissingClaim { claim: String },
+    #[error("token claim `{claim}` has the wrong type")]
+    InvalidClaim { claim: String },
     #[error("token expired")]
     Expired,
     #[error("token not valid yet")]
@@ -150,11 +176,32 @@ impl AuthError {
         matches!(self, AuthError::MissingScope { .. })
     }
 
+    /// The claim at fault, when one is (for the error body's `field`).
+    pub fn claim(&self) -> Option<&str> {
+        match self {
+            AuthError::MissingClaim { claim } | AuthError::InvalidClaim { claim } => Some(claim),
+            AuthError::Expired => Some("exp"),
+            AuthError::NotYetValid => Some("nbf"),
+            AuthError::WrongIssuer => Some("iss"),
+            AuthError::WrongAudience => Some("aud"),
+            AuthError::UnknownKey => Some("kid"),
+            AuthError::Algorithm => Some("alg"),
+            AuthError::MissingToken
+            | AuthError::Malformed
+            | AuthError::TooLarge
+            | AuthError::BadSignature
+            | AuthError::MissingScope { .. } => None,
+        }
+    }
+
     /// Stable snake_case code for error bodies and metrics.
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "missing_token",
             AuthError::Malformed => "malformed_token",
+            AuthError::TooLarge => "token_too_large",
+            AuthError::MissingClaim { .. } => "missing_claim",
+            AuthError::InvalidClaim { .. } => "invalid_claim",
             AuthError::Expired => "token_expired",
             AuthError::NotYetValid => "token_not_yet_valid",
             AuthError::BadSignature => "bad_signature",
@@ -266,6 +313,9 @@ impl Verifier {
     /// Verifies the value of an `Authorization` header (`Bearer <token>`).
     pub fn verify_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::MissingToken)?;
+        if header.len() > MAX_TOKEN_BYTES + 64 {
+            return Err(AuthError::TooLarge);
+        }
         let (scheme, token) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Malformed);
@@ -275,6 +325,9 @@ impl Verifier {
 
     /// Verifies a bare token.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let (algorithm, key) = match &self.keys {
             Keys::Hs256(key) => (Algorithm::HS256, key),
@@ -295,18 +348,25 @@ impl Verifier {
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
-            .kind()
-        {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
-            _ => AuthError::Malformed,
-        })?;
+        validation.set_required_spec_claims(&REQUIRED_CLAIMS);
+        let data =
+            jsonwebtoken::decode::<VerifiedClaims>(token, key, &validation).map_err(|e| match e
+                .kind()
+            {
+                ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim {
+                    claim: claim.clone(),
+                },
+                ErrorKind::InvalidClaimFormat(claim) => AuthError::InvalidClaim {
+                    claim: claim.clone(),
+                },
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidSignature => AuthError::BadSignature,
+                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
+                _ => AuthError::Malformed,
+            })?;
         let scopes = data
             .claims
             .scope
@@ -314,13 +374,13 @@ impl Verifier {
             .map(str::parse)
             .collect::<Result<BTreeSet<Scope>, _>>()
             .map_err(|_| AuthError::Malformed)?;
-        if data.claims.sub.is_empty() {
+        let subject = data.claims.sub.ok_or_else(|| AuthError::MissingClaim {
+            claim: "sub".to_owned(),
+        })?;
+        if subject.is_empty() {
             return Err(AuthError::Malformed);
         }
-        Ok(Principal {
-            subject: data.claims.sub,
-            scopes,
-        })
+        Ok(Principal { subject, scopes })
     }
 }
 
@@ -415,7 +475,7 @@ impl Minter {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             exp: now.saturating_add(ttl.as_secs()),
-            nbf: now,
+            nbf: Some(now),
             iat: now,
             scope: scope.join(" "),
         };

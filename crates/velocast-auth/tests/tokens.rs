@@ -41,7 +41,7 @@ fn claims(scope: &str) -> Claims {
         iss: "velocast".into(),
         aud: "velocast".into(),
         exp: now() + 600,
-        nbf: now(),
+        nbf: Some(now()),
         iat: now(),
         scope: scope.into(),
     }
@@ -124,6 +124,103 @@ fn wrong_secret_issuer_or_audience_are_refused() {
     assert_eq!(other_issuer.verify(&token), Err(AuthError::WrongIssuer));
     let other_audience = Verifier::hs256(&secret(SECRET), "velocast", "gateway").unwrap();
     assert_eq!(other_audience.verify(&token), Err(AuthError::WrongAudience));
+}
+
+/// Signs any JSON payload with the development secret.
+fn signed(payload: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        payload,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn nbf_is_optional_but_checked_when_present() {
+    // Most identity providers omit `nbf`; RFC 7519 makes it optional.
+    let without_nbf = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": "velocast", "exp": now() + 600,
+        "scope": "predict",
+    });
+    let principal = verifier().verify(&signed(&without_nbf)).unwrap();
+    assert!(principal.has("predict"));
+    let mut future = without_nbf.clone();
+    future["nbf"] = (now() + 3600).into();
+    assert_eq!(
+        verifier().verify(&signed(&future)),
+        Err(AuthError::NotYetValid)
+    );
+    let mut mistyped = without_nbf;
+    mistyped["nbf"] = "tomorrow".into();
+    assert_eq!(
+        verifier().verify(&signed(&mistyped)),
+        Err(AuthError::InvalidClaim {
+            claim: "nbf".into()
+        })
+    );
+}
+
+#[test]
+fn a_missing_required_claim_is_named() {
+    let full = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": "velocast", "exp": now() + 600,
+    });
+    for claim in ["exp", "iss", "aud", "sub"] {
+        let mut payload = full.clone();
+        payload.as_object_mut().unwrap().remove(claim);
+        let error = verifier().verify(&signed(&payload)).unwrap_err();
+        assert_eq!(
+            error,
+            AuthError::MissingClaim {
+                claim: claim.into()
+            },
+            "{claim}"
+        );
+        assert_eq!(error.code(), "missing_claim");
+        assert_eq!(error.claim(), Some(claim));
+        assert!(error.to_string().contains(&format!("`{claim}`")), "{error}");
+        assert!(!error.is_forbidden());
+    }
+}
+
+#[test]
+fn an_audience_list_is_accepted_when_it_names_us() {
+    let payload = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": ["other", "velocast"], "exp": now() + 600,
+    });
+    assert!(verifier().verify(&signed(&payload)).is_ok());
+    let payload = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": ["other"], "exp": now() + 600,
+    });
+    assert_eq!(
+        verifier().verify(&signed(&payload)),
+        Err(AuthError::WrongAudience)
+    );
+}
+
+#[test]
+fn oversized_tokens_are_refused_before_decoding() {
+    // A header of 400 KB used to be parsed; now anything past the limit is refused unread,
+    // even when it would otherwise be a valid token.
+    let payload = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": "velocast", "exp": now() + 600,
+        "padding": "x".repeat(velocast_auth::MAX_TOKEN_BYTES),
+    });
+    let token = signed(&payload);
+    assert!(token.len() > velocast_auth::MAX_TOKEN_BYTES);
+    assert_eq!(verifier().verify(&token), Err(AuthError::TooLarge));
+    let header = format!("Bearer {}", "a".repeat(400_000));
+    assert_eq!(
+        verifier().verify_header(Some(&header)),
+        Err(AuthError::TooLarge)
+    );
+    // Just under the limit is decoded as usual.
+    let payload = serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": "velocast", "exp": now() + 600,
+        "padding": "x".repeat(4000),
+    });
+    assert!(verifier().verify(&signed(&payload)).is_ok());
 }
 
 #[test]
