@@ -24,6 +24,19 @@ pub struct AuthConfig {
     pub verifier: Arc<Verifier>,
     /// Paths served without a token (exact matches).
     pub public_paths: Arc<[&'static str]>,
+    /// Path prefixes served without a token (an API browser's assets under `/docs/`).
+    pub public_prefixes: Arc<[&'static str]>,
+}
+
+impl AuthConfig {
+    /// Whether `path` is served without a token.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.contains(&path)
+            || self
+                .public_prefixes
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+    }
 }
 
 /// The middleware: see the module documentation.
@@ -32,7 +45,7 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if auth.public_paths.contains(&request.uri().path()) {
+    if auth.is_public(request.uri().path()) {
         return next.run(request).await;
     }
     let header = request

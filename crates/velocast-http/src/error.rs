@@ -68,14 +68,58 @@ impl ApiError {
         }
     }
 
-    /// 401 for a missing or bad token, 403 for a missing scope.
+    /// 401 for a missing or bad token, 403 for a missing scope. `field` names the claim at
+    /// fault (`aud`, `exp`, …), `scope` for a missing scope, else the `authorization` header.
     pub fn auth(error: &AuthError) -> Self {
         let status = if error.is_forbidden() {
             StatusCode::FORBIDDEN
         } else {
             StatusCode::UNAUTHORIZED
         };
-        ApiError::new(status, error.code(), error.to_string())
+        let field = match error {
+            AuthError::MissingScope { .. } => "scope",
+            other => other.claim().unwrap_or("authorization"),
+        };
+        ApiError::new(status, error.code(), error.to_string()).with_field(field)
+    }
+
+    /// 503 with `Retry-After`: the service is at its concurrency limit and sheds this request
+    /// rather than queue it.
+    pub fn overloaded() -> Self {
+        ApiError {
+            retry_after_seconds: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the service is at capacity; retry shortly",
+            )
+        }
+    }
+
+    /// 503 with `Retry-After`: no response within the request timeout.
+    pub fn timed_out(timeout: std::time::Duration) -> Self {
+        ApiError {
+            retry_after_seconds: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "no response within the request timeout of {} s",
+                    timeout.as_secs_f64()
+                ),
+            )
+        }
+    }
+
+    /// Seconds a client should wait before retrying, when the error says.
+    pub fn retry_after_seconds(&self) -> Option<u32> {
+        self.retry_after_seconds
+    }
+
+    /// Sets `Retry-After`.
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

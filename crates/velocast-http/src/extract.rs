@@ -1,5 +1,6 @@
 //! Extractors whose every rejection is an [`ApiError`] naming the field and the rule.
 
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -80,6 +81,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
         .with_field("body")
     };
+    // Every request body is a JSON object. serde would also read a struct from an array
+    // (`[null, null]` as the fields in order), which no client means.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    "the body must be a JSON object",
+                )
+                .with_field("body"),
+                Err(error) => malformed(&error),
+            },
+        );
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|error| {
         let inner = error.inner();
@@ -134,6 +151,35 @@ pub fn validation_error(errors: &ValidationErrors) -> ApiError {
     }
 }
 
+/// A `multipart/form-data` body. A request of another content type, or one without a
+/// boundary, is a 415 naming `content-type` (axum answers a `text/plain` 400).
+#[derive(Debug)]
+pub struct ApiMultipart(pub Multipart);
+
+impl<S> FromRequest<S> for ApiMultipart
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Multipart::from_request(request, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(|rejection: MultipartRejection| {
+                ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!(
+                        "expected `Content-Type: multipart/form-data` with a boundary ({})",
+                        rejection.body_text()
+                    ),
+                )
+                .with_field("content-type")
+            })
+    }
+}
+
 /// Path parameters; a rejection is a 400 naming the parameter when axum knows it.
 #[derive(Debug, Clone)]
 pub struct ApiPath<T>(pub T);
@@ -160,29 +206,41 @@ where
     }
 }
 
-/// Query parameters (`deny_unknown_fields` on `T` refuses unknown ones); a rejection is a 400.
+/// Query parameters (`deny_unknown_fields` on `T` refuses unknown ones) meeting every
+/// `validator` rule (a `limit` above its maximum is refused, not clamped); a rejection is a 400
+/// naming the parameter.
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiQuery<T>
 where
-    T: DeserializeOwned + Send,
+    T: DeserializeOwned + Validate + Send,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection: QueryRejection| {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await.map_err(
+            |rejection: QueryRejection| {
                 let text = rejection.body_text();
                 let field = text
                     .split('`')
                     .nth(1)
                     .map_or_else(|| "query".to_owned(), str::to_owned);
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", text).with_field(field)
-            })
+            },
+        )?;
+        value.validate().map_err(|errors| {
+            let error = validation_error(&errors);
+            let field = error.body().field.clone().unwrap_or_else(|| "query".into());
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                error.body().error.clone(),
+            )
+            .with_field(field)
+        })?;
+        Ok(ApiQuery(value))
     }
 }
 
@@ -214,6 +272,13 @@ mod tests {
             (e.status().as_u16(), e.body().error_type.as_str()),
             (400, "malformed_json")
         );
+        let e = parse_json::<Body>(b"[\"a\", null]").unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.body().field.as_deref()),
+            (422, Some("body"))
+        );
+        let e = parse_json::<Body>(b"]").unwrap_err();
+        assert_eq!(e.status().as_u16(), 400);
         let e = parse_json::<Body>(b"{\"name\": \"a\"} trailing").unwrap_err();
         assert_eq!(e.status().as_u16(), 400);
         let e = parse_json::<Body>(b"{\"name\": \"a\", \"extra\": 1}").unwrap_err();

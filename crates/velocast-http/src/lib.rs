@@ -8,15 +8,19 @@
 //! - [`auth`]: deny-by-default bearer authentication with an explicit list of public routes,
 //!   and per-route scope extractors (`Authorized<ModelsRead>` …);
 //! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
-//!   template, method and status class (closed sets only);
-//! - [`logging`] and [`shutdown`].
+//!   template, method and status class (closed sets only), an in-flight gauge that survives
+//!   cancelled requests, timeouts and shed requests counted;
+//! - [`layers`]: the standard layer stack in its one order, load shedding, JSON for every
+//!   rejection;
+//! - [`shutdown`].
 
 pub mod auth;
 mod error;
 pub mod extract;
-pub mod logging;
+pub mod layers;
 pub mod metrics;
+pub mod openapi;
 pub mod shutdown;
 
 pub use error::{ApiError, ErrorBody};
-pub use extract::{ApiJson, ApiPath, ApiQuery, parse_json, validation_error};
+pub use extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, parse_json, validation_error};
