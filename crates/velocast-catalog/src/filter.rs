@@ -19,17 +19,25 @@ pub struct TagFilter {
 impl FromStr for TagFilter {
     type Err = ParseError;
     fn from_str(text: &str) -> Result<Self, ParseError> {
+        // Exactly the registry's documented pattern `[^:,\s][^:,]{0,127}:[^,]{0,256}`: the key
+        // (1–128 characters, not starting with a space) ends at the first `:`; commas separate
+        // conditions, so neither part holds one.
+        let valid = |key: &str, value: &str| {
+            key.chars().next().is_some_and(|c| !c.is_whitespace())
+                && key.chars().count() <= 128
+                && value.chars().count() <= 256
+                && !value.contains(',')
+                && !key.contains(',')
+        };
         match text.split_once(':') {
-            Some((key, value)) if !key.is_empty() && key.len() <= 128 && value.len() <= 256 => {
-                Ok(TagFilter {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                })
-            }
+            Some((key, value)) if valid(key, value) => Ok(TagFilter {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            }),
             _ => Err(ParseError::new(
                 "tag filter",
                 text,
-                "`key:value` with a non-empty key",
+                "`key:value` with a key of 1 to 128 characters not starting with a space, a value of at most 256, no commas",
             )),
         }
     }
@@ -56,7 +64,8 @@ impl Comparison {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    /// The operator as written in a filter (and in SQL).
+    pub fn symbol(self) -> &'static str {
         match self {
             Comparison::Less => "<",
             Comparison::LessOrEqual => "<=",
@@ -95,11 +104,23 @@ impl FromStr for MetricFilter {
         } else {
             return Err(bad());
         };
-        let value: f64 = number.trim().parse().map_err(|_| bad())?;
-        let name = name.trim();
-        if name.is_empty() || name.len() > 128 || !value.is_finite() {
+        // Names of letters, digits and `_.:-`; numbers as `-?digits[.digits]`, nothing looser
+        // (no exponent, no sign but `-`, no spaces), as the documented pattern says.
+        let name_ok = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+        let digits =
+            |part: &str| (1..=15).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+        let unsigned = number.strip_prefix('-').unwrap_or(number);
+        let number_ok = match unsigned.split_once('.') {
+            Some((whole, fraction)) => digits(whole) && digits(fraction),
+            None => digits(unsigned),
+        };
+        if !name_ok || !number_ok {
             return Err(bad());
         }
+        let value: f64 = number.parse().map_err(|_| bad())?;
         Ok(MetricFilter {
             name: name.to_owned(),
             comparison,
@@ -169,7 +190,20 @@ mod tests {
             Comparison::Equal
         );
         for bad in [
-            "mae", "<3", "mae<", "mae<abc", "mae<NaN", "mae<inf", "mae=<3",
+            "mae",
+            "<3",
+            "mae<",
+            "mae<abc",
+            "mae<NaN",
+            "mae<inf",
+            "mae=<3",
+            "mae < 3",
+            "mae<1e5",
+            "mae<+3",
+            "mae<.5",
+            "mae<5.",
+            "a b<1",
+            "mae<1234567890123456",
         ] {
             let error = bad.parse::<MetricFilter>().unwrap_err();
             assert_eq!(error.what, "metric filter", "{bad}");
@@ -181,8 +215,23 @@ mod tests {
         let t: TagFilter = "stage:prod".parse().unwrap();
         assert_eq!((t.key.as_str(), t.value.as_str()), ("stage", "prod"));
         assert_eq!("k:".parse::<TagFilter>().unwrap().value, "");
-        assert!(":v".parse::<TagFilter>().is_err());
-        assert!("novalue".parse::<TagFilter>().is_err());
+        assert_eq!("k:a:b".parse::<TagFilter>().unwrap().value, "a:b");
+        for bad in [
+            ":v",
+            "novalue",
+            " k:v",
+            "k,x:v",
+            "k:v,w",
+            &format!("{}:v", "k".repeat(129)),
+        ] {
+            assert!(bad.parse::<TagFilter>().is_err(), "{bad}");
+        }
+        // Lengths are characters, as the documented pattern counts them.
+        assert!(
+            format!("{}:v", "é".repeat(128))
+                .parse::<TagFilter>()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -206,6 +255,7 @@ mod tests {
     proptest! {
         #[test]
         fn a_metric_filter_prints_back_to_itself(value in -1e6f64..1e6, op in 0usize..5) {
+            let value = (value * 1000.0).round() / 1000.0;
             let symbol = ["<", "<=", ">", ">=", "="][op];
             let text = format!("mae{symbol}{value}");
             let parsed: MetricFilter = text.parse().unwrap();

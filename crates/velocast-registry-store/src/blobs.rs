@@ -13,6 +13,18 @@ use velocast_catalog::Digest;
 
 use crate::{StoreError, now_ms, sha256};
 
+/// Checks `bytes` against `digest` on the blocking pool (large artifacts take a while to hash).
+async fn verified(bytes: Vec<u8>, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+    let (actual, bytes) = tokio::task::spawn_blocking(move || (sha256(&bytes), bytes))
+        .await
+        .map_err(|error| StoreError::Invalid(format!("hashing task failed: {error}")))?;
+    if &actual == digest {
+        Ok(bytes)
+    } else {
+        Err(StoreError::Corrupt(digest.to_string()))
+    }
+}
+
 /// A boxed future, so the trait stays object-safe.
 pub type BlobFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -64,7 +76,10 @@ impl BlobStore for DatabaseBlobs {
                  ON CONFLICT (digest) DO NOTHING",
             )
             .bind(digest.as_str())
-            .bind(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
+            .bind(
+                i64::try_from(bytes.len())
+                    .map_err(|_| StoreError::Invalid("blob size overflows".into()))?,
+            )
             .bind(bytes)
             .bind(now_ms())
             .execute(&mut *tx)
@@ -83,10 +98,7 @@ impl BlobStore for DatabaseBlobs {
                 return Ok(None);
             };
             let bytes: Vec<u8> = row.try_get("bytes")?;
-            if &sha256(&bytes) != digest {
-                return Err(StoreError::Corrupt(digest.to_string()));
-            }
-            Ok(Some(bytes))
+            Ok(Some(verified(bytes, digest).await?))
         })
     }
 

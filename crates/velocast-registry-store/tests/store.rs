@@ -5,7 +5,31 @@
 
 use serde_json::json;
 use velocast_catalog::{Digest, ModelName, VersionNumber};
-use velocast_registry_store::{NewVersion, Store, StoreError, sha256};
+use velocast_registry_store::{
+    Document, NewVersion, Store, StoreError, Tags, VersionMetadata, sha256,
+};
+
+/// Version metadata whose parameters are `params` (the tests tag uploads through them).
+fn meta(params: serde_json::Value) -> VersionMetadata {
+    VersionMetadata {
+        params: doc(params),
+        ..VersionMetadata::default()
+    }
+}
+
+fn doc(value: serde_json::Value) -> Document {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
 
 const LIMIT: usize = 4 * 1024 * 1024;
 
@@ -49,7 +73,7 @@ fn upload<'a>(
     model: &'a ModelName,
     bytes: &'a [u8],
     digest: &'a Digest,
-    metadata: &'a serde_json::Value,
+    metadata: &'a VersionMetadata,
 ) -> NewVersion<'a> {
     NewVersion {
         model,
@@ -67,7 +91,7 @@ async fn concurrent_uploads_get_gapless_unique_version_numbers() {
     for (store, database, _dir) in stores().await {
         let model = name("bike-demand");
         store
-            .create_model(&model, "hourly demand", &json!({"team": "ops"}), "alice")
+            .create_model(&model, "hourly demand", &tags(&[("team", "ops")]), "alice")
             .await
             .unwrap();
         // All tasks start together, so their transactions really overlap.
@@ -81,7 +105,7 @@ async fn concurrent_uploads_get_gapless_unique_version_numbers() {
                     barrier.wait().await;
                     let bytes = format!("artifact {i}").into_bytes();
                     let digest = sha256(&bytes);
-                    let metadata = json!({"i": i});
+                    let metadata = meta(json!({"i": i}));
                     store
                         .create_version(upload(&model, &bytes, &digest, &metadata))
                         .await
@@ -109,7 +133,7 @@ async fn concurrent_uploads_get_gapless_unique_version_numbers() {
             .await
             .unwrap();
         let bytes = store.read_blob(&v3.artifact_digest).await.unwrap();
-        let i = v3.metadata["i"].as_i64().unwrap();
+        let i = v3.metadata.params["i"].as_i64().unwrap();
         assert_eq!(bytes, format!("artifact {i}").into_bytes());
         drop_database(database).await;
     }
@@ -122,7 +146,7 @@ async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
         let bytes = b"real bytes".to_vec();
         let wrong = sha256(b"other bytes");
         let error = store
-            .create_version(upload(&model, &bytes, &wrong, &json!({})))
+            .create_version(upload(&model, &bytes, &wrong, &meta(json!({}))))
             .await
             .unwrap_err();
         assert!(
@@ -131,7 +155,7 @@ async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
         );
         let big = vec![0_u8; LIMIT + 1];
         let error = store
-            .create_version(upload(&model, &big, &sha256(&big), &json!({})))
+            .create_version(upload(&model, &big, &sha256(&big), &meta(json!({}))))
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::TooLarge { .. }), "{error}");
@@ -140,7 +164,7 @@ async fn digest_mismatch_and_oversize_are_refused_and_store_nothing() {
         let digest = sha256(&bytes);
         assert_eq!(
             store
-                .create_version(upload(&model, &bytes, &digest, &json!({})))
+                .create_version(upload(&model, &bytes, &digest, &meta(json!({}))))
                 .await
                 .unwrap()
                 .version
@@ -157,7 +181,7 @@ async fn an_upload_failing_midway_leaves_no_bytes_and_no_gap() {
         let model = model_with_versions(&store, 0).await;
         let bytes = b"model bytes".to_vec();
         let digest = sha256(&bytes);
-        let metadata = json!({});
+        let metadata = meta(json!({}));
         // The bytes are inserted, then the unknown run fails the transaction.
         let failing = NewVersion {
             run_id: Some("no-such-run"),
@@ -172,7 +196,7 @@ async fn an_upload_failing_midway_leaves_no_bytes_and_no_gap() {
             store.backend()
         );
         store
-            .create_run("run-1", &model, &json!({}), "trainer")
+            .create_run("run-1", &model, &Document::new(), "trainer")
             .await
             .unwrap();
         let ok = NewVersion {
@@ -191,15 +215,15 @@ async fn models_are_unique_and_lookups_name_what_is_missing() {
     for (store, database, _dir) in stores().await {
         let model = name("bike-demand");
         let created = store
-            .create_model(&model, "hourly", &json!({"k": "v"}), "alice")
+            .create_model(&model, "hourly", &tags(&[("k", "v")]), "alice")
             .await
             .unwrap();
         assert_eq!(
             (created.description.as_str(), created.tags["k"].as_str()),
-            ("hourly", Some("v"))
+            ("hourly", "v")
         );
         let error = store
-            .create_model(&model, "again", &json!({}), "bob")
+            .create_model(&model, "again", &Tags::new(), "bob")
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::ModelExists(_)));
@@ -221,7 +245,7 @@ async fn models_are_unique_and_lookups_name_what_is_missing() {
         let unknown = name("unknown-model");
         assert!(matches!(
             store
-                .create_version(upload(&unknown, &bytes, &digest, &json!({})))
+                .create_version(upload(&unknown, &bytes, &digest, &meta(json!({}))))
                 .await,
             Err(StoreError::ModelNotFound(_))
         ));
@@ -238,7 +262,7 @@ async fn same_bytes_in_two_versions_are_stored_once() {
         let digest = sha256(&bytes);
         for expected in 1..=2 {
             let v = store
-                .create_version(upload(&model, &bytes, &digest, &json!({})))
+                .create_version(upload(&model, &bytes, &digest, &meta(json!({}))))
                 .await
                 .unwrap();
             assert_eq!(v.version.get(), expected);
@@ -271,14 +295,14 @@ fn v(n: u32) -> VersionNumber {
 async fn model_with_versions(store: &Store, count: u32) -> ModelName {
     let model = name("bike-demand");
     store
-        .create_model(&model, "", &json!({}), "alice")
+        .create_model(&model, "", &Tags::new(), "alice")
         .await
         .unwrap();
     for i in 0..count {
         let bytes = format!("artifact {i}").into_bytes();
         let digest = sha256(&bytes);
         store
-            .create_version(upload(&model, &bytes, &digest, &json!({"i": i})))
+            .create_version(upload(&model, &bytes, &digest, &meta(json!({"i": i}))))
             .await
             .unwrap();
     }
@@ -313,7 +337,8 @@ async fn alias_moves_resolve_and_are_audited() {
                 .resolve_alias(&model, &champion)
                 .await
                 .unwrap()
-                .metadata["i"],
+                .metadata
+                .params["i"],
             2
         );
         store
@@ -451,7 +476,7 @@ async fn a_run_logs_params_and_metrics_then_closes_and_lists_its_versions() {
     use velocast_registry_store::{Metric, RunStatus};
     for (store, database, _dir) in stores().await {
         let model = model_with_versions(&store, 0).await;
-        let params = json!({"search": {"trials": 50, "seed": 42}});
+        let params = doc(json!({"search": {"trials": 50, "seed": 42}}));
         store
             .create_run("run-42", &model, &params, "trainer")
             .await
@@ -500,7 +525,7 @@ async fn a_run_logs_params_and_metrics_then_closes_and_lists_its_versions() {
 
         let bytes = b"onnx".to_vec();
         let digest = sha256(&bytes);
-        let metadata = json!({});
+        let metadata = meta(json!({}));
         store
             .create_version(NewVersion {
                 run_id: Some("run-42"),
@@ -565,12 +590,12 @@ async fn the_database_refuses_to_rewrite_history() {
         let store = Store::connect(url, 2, LIMIT).await.unwrap();
         let model = name("bikes");
         store
-            .create_model(&model, "", &json!({}), "t")
+            .create_model(&model, "", &Tags::new(), "t")
             .await
             .unwrap();
         let bytes = b"onnx".to_vec();
         let digest = sha256(&bytes);
-        let metadata = json!({});
+        let metadata = meta(json!({}));
         store
             .create_version(upload(&model, &bytes, &digest, &metadata))
             .await
