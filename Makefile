@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo train registry models test lint fmt clippy deny manifests unit bench-train bench-accuracy bench-registry clean
+.PHONY: help setup demo train registry models test lint fmt clippy deny machete manifests unit contract bench-train bench-accuracy bench-registry clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ models: ## List models and versions in the running registry (token: .velocast/de
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- models
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- versions bike-demand
 
-test: setup lint deny manifests unit ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, manifest checks, the whole test suite
+test: setup lint deny machete manifests unit contract ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, unused deps, manifest checks, the test suite, the OpenAPI contract
 
 lint: fmt clippy ## Formatting and lints
 
@@ -41,6 +41,12 @@ clippy:
 
 deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
 	scripts/deny.sh
+
+machete: ## Unused dependencies
+	cargo machete
+
+contract: ## schemathesis (every check) against a live registry on SQLite and on Postgres
+	tests/contract/registry.sh sqlite postgres
 
 manifests: ## Check the Kubernetes manifests (probes, resources, security contexts)
 	.velocast/py/bin/python tests/manifests.py

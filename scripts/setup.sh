@@ -4,7 +4,9 @@
 #
 #   1. ONNX Runtime 1.31.1 shared library -> .velocast/lib/libonnxruntime.so
 #   2. UCI Bike Sharing data               -> .velocast/data/{hour.csv,day.csv,Readme.txt}
-#   3. Python `onnx` (checker test) and `pyyaml` (manifest check) -> .velocast/py (test tooling only)
+#   3. Python test tooling -> .velocast/py: `onnx` (checker test), `pyyaml` (manifest check),
+#      `schemathesis` (the OpenAPI contract run against a live registry)
+#   4. cargo-machete (unused dependencies) -> cargo's bin directory, when missing
 #
 # Environment:
 #   VELOCAST_DATA_MIRROR   directory holding hour.csv (CI: ../shared/data/bike-sharing);
@@ -30,6 +32,8 @@ HOUR_CSV_SHA256="e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504
 UCI_ARCHIVE_URL="https://archive.ics.uci.edu/static/public/275/bike+sharing+dataset.zip"
 ONNX_PY_VERSION="1.23.2"
 PYYAML_VERSION="6.0.3"
+SCHEMATHESIS_VERSION="4.32.5"
+MACHETE_VERSION="0.9.1"
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -138,17 +142,33 @@ install_python_onnx() {
     say "python onnx: no python3; the onnx.checker test will skip and say so"
     return
   fi
-  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml" >/dev/null 2>&1; then
-    say "python onnx + pyyaml: already in place"
+  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml" >/dev/null 2>&1 \
+    && [[ "$("$PY_DIR/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)" == "$SCHEMATHESIS_VERSION" ]]; then
+    say "python test tooling: already in place"
     return
   fi
-  python3 -m venv "$PY_DIR" || fail "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  [[ -x "$PY_DIR/bin/python" ]] || python3 -m venv "$PY_DIR" \
+    || fail "python3 -m venv failed (Debian: apt-get install python3-venv)"
   "$PY_DIR/bin/python" -m pip install --quiet "onnx==${ONNX_PY_VERSION}" "pyyaml==${PYYAML_VERSION}" \
-    || fail "pip could not install onnx==${ONNX_PY_VERSION} pyyaml==${PYYAML_VERSION}"
-  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION} in $PY_DIR"
+    "schemathesis==${SCHEMATHESIS_VERSION}" \
+    || fail "pip could not install onnx==${ONNX_PY_VERSION} pyyaml==${PYYAML_VERSION} schemathesis==${SCHEMATHESIS_VERSION}"
+  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION}, schemathesis ${SCHEMATHESIS_VERSION} in $PY_DIR"
+}
+
+# --- 4. cargo-machete ---------------------------------------------------------------------------
+install_machete() {
+  if command -v cargo-machete >/dev/null 2>&1 \
+    && [[ "$(cargo-machete --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)" == "$MACHETE_VERSION" ]]; then
+    say "cargo-machete ${MACHETE_VERSION}: already in place"
+    return
+  fi
+  say "cargo-machete: building ${MACHETE_VERSION} from crates.io"
+  cargo install --quiet --locked "cargo-machete@${MACHETE_VERSION}" \
+    || fail "cargo install cargo-machete@${MACHETE_VERSION} failed"
 }
 
 install_ort
 install_data
 install_python_onnx
+install_machete
 say "ready"

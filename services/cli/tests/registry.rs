@@ -28,9 +28,11 @@ fn metadata(mae: f64) -> NewVersionMetadata {
         artifact_sha256: String::new(),
         profile_sha256: None,
         run_id: None,
-        signature: serde_json::json!({}),
+        signature: [("features".to_owned(), serde_json::json!(["hr", "temp"]))]
+            .into_iter()
+            .collect(),
         metrics: [("holdout_mae".to_owned(), mae)].into_iter().collect(),
-        params: serde_json::json!({}),
+        params: Default::default(),
         tags: Default::default(),
         lineage: Lineage {
             dataset_sha256: "0".repeat(64),
@@ -84,7 +86,8 @@ async fn lists_models_and_versions_and_moves_aliases() {
         })
         .await
         .unwrap();
-    for (bytes, mae) in [(&b"one"[..], 41.5), (&b"two"[..], 38.9)] {
+    for (seed, mae) in [(1, 41.5), (2, 38.9)] {
+        let bytes = &velocast_registry::testing::onnx_artifact(seed, 0, 2);
         admin
             .upload_version(
                 "bike-demand",

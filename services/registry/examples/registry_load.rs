@@ -123,7 +123,9 @@ fn bench_metadata() -> NewVersionMetadata {
         artifact_sha256: String::new(),
         profile_sha256: None,
         run_id: None,
-        signature: json!({"version": 1, "features": ["season", "yr", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed"]}),
+        signature: object(
+            json!({"version": 1, "features": ["season", "yr", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed"]}),
+        ),
         metrics: [
             ("holdout_mae".to_owned(), 38.9),
             ("holdout_rmse".to_owned(), 60.4),
@@ -131,7 +133,7 @@ fn bench_metadata() -> NewVersionMetadata {
         ]
         .into_iter()
         .collect(),
-        params: json!({"objective": "poisson", "learning_rate": 0.05, "rounds": 400}),
+        params: object(json!({"objective": "poisson", "learning_rate": 0.05, "rounds": 400})),
         tags: [("stage".to_owned(), "bench".to_owned())]
             .into_iter()
             .collect(),
@@ -172,10 +174,10 @@ async fn register(args: &[String]) -> serde_json::Value {
         .unwrap();
     let (mut registers, mut downloads) = (Vec::new(), Vec::new());
     for i in 0..iterations {
-        // Distinct bytes each time, so nothing is deduplicated.
-        let artifact: Vec<u8> = (0..size)
-            .map(|j| (j as u32 ^ (i as u32).wrapping_mul(2654435761)).to_le_bytes()[j % 4])
-            .collect();
+        // A valid model of the benchmark's size, distinct each time so nothing is deduplicated
+        // (the registry refuses anything that is not a Velocast ONNX model).
+        let artifact =
+            velocast_registry::testing::onnx_artifact(u8::try_from(i % 256).unwrap(), size + i, 12);
         let started = Instant::now();
         let version = client
             .upload_version(
@@ -251,4 +253,11 @@ async fn main() {
         }
     };
     println!("{result}");
+}
+
+fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
 }

@@ -47,14 +47,19 @@ pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
         store,
         http_metrics,
         metrics,
-        auth: AuthConfig {
-            verifier: Arc::new(verifier),
-            public_paths: Arc::from(api::PUBLIC_PATHS.as_slice()),
+        auth: {
+            let (public_paths, public_prefixes) = api::public_routes();
+            AuthConfig {
+                verifier: Arc::new(verifier),
+                public_paths,
+                public_prefixes,
+            }
         },
         lifecycle: Lifecycle::default(),
         limits: Limits {
             max_artifact_bytes: config.max_artifact_bytes,
             max_json_bytes: config.max_json_bytes,
+            max_in_flight: config.max_in_flight,
         },
     };
     Ok(App {

@@ -32,6 +32,10 @@ pub struct RegistryConfig {
     /// Largest JSON request body, in bytes.
     #[validate(range(min = 1024, max = 67_108_864))]
     pub max_json_bytes: usize,
+    /// API requests handled at once; more are refused with 503 + `Retry-After` rather than
+    /// queued (health and metrics are never refused).
+    #[validate(range(min = 1, max = 100_000))]
+    pub max_in_flight: usize,
     /// Time allowed to produce a response head.
     #[validate(range(min = 1, max = 3600))]
     pub request_timeout_seconds: u64,
@@ -65,6 +69,7 @@ impl Default for RegistryConfig {
             max_connections: 16,
             max_artifact_bytes: 64 * 1024 * 1024,
             max_json_bytes: 2 * 1024 * 1024,
+            max_in_flight: 256,
             request_timeout_seconds: 30,
             shutdown_grace_seconds: 20,
             json_logs: false,
@@ -172,8 +177,8 @@ impl RegistryConfig {
     }
 
     /// The resolved configuration as TOML, secrets redacted (`--check-config`).
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
     }
 }
 
@@ -209,7 +214,7 @@ mod tests {
         assert!(error.contains("max_connections: rule `range`"), "{error}");
         assert!(error.contains("jwt_secret"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
-        let printed = config.to_toml();
+        let printed = config.to_toml().unwrap();
         assert!(
             printed.contains("database_url = \"[redacted]\""),
             "{printed}"

@@ -27,6 +27,13 @@ impl From<StoreError> for RegistryError {
     }
 }
 
+/// Serializing what we built ourselves failed: a bug, answered with an opaque 500.
+impl From<serde_json::Error> for RegistryError {
+    fn from(error: serde_json::Error) -> Self {
+        RegistryError::Api(ApiError::internal(&error))
+    }
+}
+
 impl From<ApiError> for RegistryError {
     fn from(error: ApiError) -> Self {
         RegistryError::Api(error)
@@ -51,15 +58,6 @@ pub fn parse_optional<T: FromStr<Err = ParseError>>(
     field: &'static str,
 ) -> Result<Option<T>, RegistryError> {
     value.map(str::parse).transpose().field(field)
-}
-
-/// Whether a database error means the database is unreachable (503, retry) rather than a bug.
-fn is_unavailable(error: &velocast_registry_store::SqlxError) -> bool {
-    use velocast_registry_store::SqlxError as E;
-    matches!(
-        error,
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed
-    ) || matches!(error, E::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
 impl RegistryError {
@@ -113,13 +111,11 @@ impl RegistryError {
                         message,
                     )
                     .with_field("metrics"),
-                    StoreError::Database(ref db) if is_unavailable(db) => {
-                        ApiError::unavailable(&error)
-                    }
-                    StoreError::Database(_)
+                    StoreError::Unavailable { .. } => ApiError::unavailable(&error),
+                    StoreError::Database { .. }
                     | StoreError::Corrupt(_)
                     | StoreError::Invalid(_)
-                    | StoreError::Migrate(_)
+                    | StoreError::Migrate { .. }
                     | StoreError::UnsupportedUrl => ApiError::internal(&error),
                 }
             }

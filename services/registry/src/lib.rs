@@ -10,10 +10,12 @@
 
 pub mod api;
 pub mod app;
+mod artifact;
 pub mod config;
 pub mod error;
 mod range;
 pub mod state;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::{App, build};

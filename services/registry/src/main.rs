@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use velocast_registry::{Flags, RegistryConfig};
+use velocast_telemetry::{LogFormat, init_logging};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,10 +74,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Openapi => {
-            println!("{}", velocast_registry::api::openapi_json());
-            ExitCode::SUCCESS
-        }
+        Command::Openapi => match velocast_registry::api::openapi_json() {
+            Ok(document) => {
+                println!("{document}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: cannot render the OpenAPI document: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Migrate(args) => {
             let config = match load(args.config.as_deref(), &Flags::default()) {
                 Ok(config) => config,
@@ -86,7 +93,7 @@ fn main() -> ExitCode {
                 Ok(runtime) => runtime,
                 Err(code) => return code,
             };
-            velocast_http::logging::init(config.json_logs);
+            init_logging(LogFormat::from_flag(config.json_logs));
             match runtime.block_on(velocast_registry_store::Store::migrate(
                 config.database_url.expose(),
             )) {
@@ -110,10 +117,18 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             if args.check_config {
-                println!("{}", config.to_toml());
-                return ExitCode::SUCCESS;
+                return match config.to_toml() {
+                    Ok(text) => {
+                        println!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => {
+                        eprintln!("error: cannot render the configuration: {error}");
+                        ExitCode::FAILURE
+                    }
+                };
             }
-            velocast_http::logging::init(config.json_logs);
+            init_logging(LogFormat::from_flag(config.json_logs));
             let runtime = match runtime() {
                 Ok(runtime) => runtime,
                 Err(code) => return code,

@@ -32,11 +32,24 @@ impl FromRef<AppState> for AuthConfig {
     }
 }
 
-/// Sizes the handlers enforce themselves (the router enforces the whole body's size).
+/// Sizes the handlers enforce themselves (the router enforces the whole body's size), and how
+/// many API requests may be in flight before more are shed.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_artifact_bytes: usize,
     pub max_json_bytes: usize,
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let config = crate::RegistryConfig::default();
+        Limits {
+            max_artifact_bytes: config.max_artifact_bytes,
+            max_json_bytes: config.max_json_bytes,
+            max_in_flight: config.max_in_flight,
+        }
+    }
 }
 
 /// Shutdown state: readiness turns false as soon as draining starts, and long-lived streams

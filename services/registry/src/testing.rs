@@ -53,3 +53,36 @@ impl Running {
         (&mut self.task).await?
     }
 }
+
+/// A valid Velocast ONNX model of at least `len` bytes, different for each `seed`: a constant
+/// tree ensemble over `n_features` inputs, padded through its doc string. The registry refuses
+/// anything that is not such a model, so tests upload these.
+pub fn onnx_artifact(seed: u8, len: usize, n_features: usize) -> Vec<u8> {
+    use velocast_onnx::{ExportOptions, export};
+    use velocast_trees::{Blend, Ensemble, Link, Member, Tree};
+    let blend = Blend {
+        members: vec![Member {
+            name: "constant".into(),
+            weight: 1.0,
+            ensemble: Ensemble {
+                trees: vec![Tree::leaf(f32::from(seed))],
+                link: Link::Identity,
+            },
+        }],
+    };
+    let mut options = ExportOptions {
+        graph_name: "demand".into(),
+        input_name: "features".into(),
+        output_name: "demand".into(),
+        n_features,
+        producer_version: "test".into(),
+        doc_string: format!("test artifact {seed}"),
+        metadata: Vec::new(),
+    };
+    let bytes = export(&blend, &options);
+    if bytes.len() >= len {
+        return bytes;
+    }
+    options.doc_string.push_str(&"x".repeat(len - bytes.len()));
+    export(&blend, &options)
+}

@@ -223,7 +223,7 @@ async fn readiness_follows_the_database_and_nothing_acknowledged_is_lost() {
             "bikes",
             metadata(),
             Upload {
-                artifact: b"during",
+                artifact: &artifact(41, 0),
                 profile: None,
             },
         )
@@ -242,7 +242,7 @@ async fn readiness_follows_the_database_and_nothing_acknowledged_is_lost() {
     );
     assert_eq!(admin.audit("bikes").await.unwrap().moves.len(), 1);
     // The refused write left no trace and no gap: the next version is 2.
-    let v2 = upload(&admin, "bikes", b"after").await;
+    let v2 = upload(&admin, "bikes", &artifact(42, 0)).await;
     assert_eq!(v2.version, 2);
     // Once the listener is back, moves reach watchers again.
     wait_for_relay(&registry, true).await;

@@ -3,30 +3,52 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use axum::http::StatusCode;
 use velocast_catalog::{AliasName, ModelName, VersionNumber};
 use velocast_http::auth::{Authorized, ModelsAdmin, ModelsRead};
-use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use velocast_http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{AliasList, AliasMoveView, AliasView, AuditLog, SetAlias};
 
 use crate::api::convert;
+use crate::api::params::{AliasPath, DeleteAliasQuery, ModelPath};
 use crate::error::{FieldContext, RegistryError};
 use crate::state::AppState;
 
-fn parse(model: &str, alias: &str) -> Result<(ModelName, AliasName), RegistryError> {
-    Ok((model.parse().field("model")?, alias.parse().field("alias")?))
+/// What a request does with a reserved name (`latest`, which the path pattern cannot exclude).
+#[derive(Clone, Copy)]
+enum Reserved {
+    /// Reading or deleting it: no such alias (404).
+    NotFound,
+    /// Setting it: a conflict with the name's reserved meaning (409).
+    Conflict,
+}
+
+fn parse(path: &AliasPath, reserved: Reserved) -> Result<(ModelName, AliasName), RegistryError> {
+    let model: ModelName = path.model.parse().field("model")?;
+    if AliasName::RESERVED.contains(&path.alias.as_str()) {
+        let message = format!(
+            "`{}` is reserved: it always means the newest version",
+            path.alias
+        );
+        return Err(match reserved {
+            Reserved::NotFound => ApiError::new(StatusCode::NOT_FOUND, "alias_not_found", message),
+            Reserved::Conflict => ApiError::new(StatusCode::CONFLICT, "alias_reserved", message),
+        }
+        .with_field("alias")
+        .into());
+    }
+    Ok((model, path.alias.parse().field("alias")?))
 }
 
 /// The model's aliases.
 #[utoipa::path(get, path = "/v1/models/{model}/aliases", tag = "aliases",
-    params(("model" = String, Path)),
-    responses((status = 200, body = AliasList), (status = 404, body = ErrorBody)),
+    params(ModelPath),
+    responses((status = 200, body = AliasList)),
     security(("bearer" = ["models:read"])))]
 pub async fn list(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
 ) -> Result<Json<AliasList>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     let aliases = state.store.list_aliases(&model).await?;
@@ -37,32 +59,32 @@ pub async fn list(
 
 /// The version an alias points at.
 #[utoipa::path(get, path = "/v1/models/{model}/aliases/{alias}", tag = "aliases",
-    params(("model" = String, Path), ("alias" = String, Path)),
-    responses((status = 200, body = AliasView), (status = 404, body = ErrorBody)),
+    params(AliasPath),
+    responses((status = 200, body = AliasView)),
     security(("bearer" = ["models:read"])))]
 pub async fn get(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath((model, alias)): ApiPath<(String, String)>,
+    ApiPath(path): ApiPath<AliasPath>,
 ) -> Result<Json<AliasView>, RegistryError> {
-    let (model, alias) = parse(&model, &alias)?;
+    let (model, alias) = parse(&path, Reserved::NotFound)?;
     let record = state.store.get_alias(&model, &alias).await?;
     Ok(Json(convert::alias(record)))
 }
 
 /// Point an alias at a version (creating or moving it), with a reason for the audit log.
 #[utoipa::path(put, path = "/v1/models/{model}/aliases/{alias}", tag = "aliases",
-    params(("model" = String, Path), ("alias" = String, Path)), request_body = SetAlias,
-    responses((status = 200, description = "The recorded move", body = AliasMoveView), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+    params(AliasPath), request_body = SetAlias,
+    responses((status = 200, description = "The recorded move", body = AliasMoveView),
+        (status = 409, description = "The alias name is reserved", body = ErrorBody)),
     security(("bearer" = ["models:admin"])))]
 pub async fn set(
     caller: Authorized<ModelsAdmin>,
     State(state): State<AppState>,
-    ApiPath((model, alias)): ApiPath<(String, String)>,
+    ApiPath(path): ApiPath<AliasPath>,
     ApiJson(request): ApiJson<SetAlias>,
 ) -> Result<Json<AliasMoveView>, RegistryError> {
-    let (model, alias) = parse(&model, &alias)?;
+    let (model, alias) = parse(&path, Reserved::Conflict)?;
     let version = VersionNumber::try_from(request.version).field("version")?;
     let change = state
         .store
@@ -79,25 +101,18 @@ pub async fn set(
     Ok(Json(convert::alias_move(change)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteQuery {
-    /// Why: recorded in the audit log.
-    pub reason: String,
-}
-
 /// Remove an alias, with a reason for the audit log.
 #[utoipa::path(delete, path = "/v1/models/{model}/aliases/{alias}", tag = "aliases",
-    params(("model" = String, Path), ("alias" = String, Path), DeleteQuery),
-    responses((status = 200, description = "The recorded move", body = AliasMoveView), (status = 404, body = ErrorBody)),
+    params(AliasPath, DeleteAliasQuery),
+    responses((status = 200, description = "The recorded move", body = AliasMoveView)),
     security(("bearer" = ["models:admin"])))]
 pub async fn delete(
     caller: Authorized<ModelsAdmin>,
     State(state): State<AppState>,
-    ApiPath((model, alias)): ApiPath<(String, String)>,
-    ApiQuery(query): ApiQuery<DeleteQuery>,
+    ApiPath(path): ApiPath<AliasPath>,
+    ApiQuery(query): ApiQuery<DeleteAliasQuery>,
 ) -> Result<Json<AliasMoveView>, RegistryError> {
-    let (model, alias) = parse(&model, &alias)?;
+    let (model, alias) = parse(&path, Reserved::NotFound)?;
     let change = state
         .store
         .delete_alias(&model, &alias, &caller.principal.subject, &query.reason)
@@ -108,13 +123,13 @@ pub async fn delete(
 
 /// Every alias move of the model, oldest first.
 #[utoipa::path(get, path = "/v1/models/{model}/audit", tag = "aliases",
-    params(("model" = String, Path)),
-    responses((status = 200, body = AuditLog), (status = 404, body = ErrorBody)),
+    params(ModelPath),
+    responses((status = 200, body = AuditLog)),
     security(("bearer" = ["models:read"])))]
 pub async fn audit(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
 ) -> Result<Json<AuditLog>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     let moves = state.store.alias_audit(&model).await?;

@@ -1,7 +1,7 @@
 //! Stored records → wire views.
 
 use velocast_registry_api::{
-    AliasMoveView, AliasView, ArtifactView, MetricView, ModelView, RunView, VersionView,
+    AliasMoveView, AliasView, ArtifactView, MetricView, ModelView, RunView, Tags, VersionView,
 };
 use velocast_registry_store::{AliasMove, AliasRecord, ModelRecord, RunRecord, VersionRecord};
 
@@ -9,7 +9,7 @@ pub fn model(record: ModelRecord, aliases: Option<&[AliasRecord]>) -> ModelView 
     ModelView {
         name: record.name.to_string(),
         description: record.description,
-        tags: record.tags,
+        tags: Tags(record.tags),
         latest_version: record.latest_version.map(|v| v.get()),
         aliases: aliases.map(|list| {
             list.iter()
@@ -22,12 +22,20 @@ pub fn model(record: ModelRecord, aliases: Option<&[AliasRecord]>) -> ModelView 
 }
 
 /// `with_card`: lists leave the (large) model card out.
-pub fn version(record: VersionRecord, with_card: bool) -> VersionView {
-    let mut metadata = record.metadata;
-    if !with_card && let Some(object) = metadata.as_object_mut() {
-        object.remove("card");
+pub fn version(record: VersionRecord, with_card: bool) -> Result<VersionView, serde_json::Error> {
+    let mut stored = record.metadata;
+    if !with_card {
+        stored.card = None;
     }
-    VersionView {
+    let serde_json::Value::Object(mut metadata) = serde_json::to_value(&stored)? else {
+        return Err(serde::ser::Error::custom(
+            "version metadata is not an object",
+        ));
+    };
+    if !with_card {
+        metadata.remove("card");
+    }
+    Ok(VersionView {
         model: record.model.to_string(),
         version: record.version.get(),
         artifact: ArtifactView {
@@ -39,7 +47,7 @@ pub fn version(record: VersionRecord, with_card: bool) -> VersionView {
         run_id: record.run_id,
         created_by: record.created_by,
         created_at_ms: record.created_at_ms,
-    }
+    })
 }
 
 pub fn alias(record: AliasRecord) -> AliasView {

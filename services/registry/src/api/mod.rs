@@ -4,28 +4,29 @@ mod aliases;
 mod convert;
 mod models;
 mod ops;
+pub mod params;
 mod runs;
 mod versions;
 mod watch;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::middleware;
-use axum::routing::get;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa_scalar::{Scalar, Servable};
-use velocast_http::{ApiError, auth, metrics};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+use velocast_http::ApiError;
+use velocast_http::layers::{self, StandardLayers};
+use velocast_http::openapi::StandardErrors;
 
-use crate::state::AppState;
+use crate::state::{AppState, Limits};
 
-/// Served without a token. Everything else is denied unless a valid token comes with it.
+/// Served without a token (exact paths). Everything else is denied unless a valid token comes
+/// with it.
 pub const PUBLIC_PATHS: [&str; 5] = [
     "/health/live",
     "/health/ready",
@@ -34,23 +35,20 @@ pub const PUBLIC_PATHS: [&str; 5] = [
     "/docs",
 ];
 
+/// Served without a token under these prefixes: the API browser's page and assets.
+pub const PUBLIC_PREFIXES: [&str; 1] = ["/docs/"];
+
+/// What the routes do not declare themselves: title, security scheme, tags. The paths come
+/// from the routes (see [`documented_routes`]).
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Velocast registry", description = "Models, immutable versions with verified artifacts and lineage, aliases with an audit log, training runs, and a watch stream."),
-    paths(
-        models::list, models::create, models::get, models::update, models::delete,
-        versions::list, versions::create, versions::get, versions::delete, versions::artifact, versions::profile,
-        aliases::list, aliases::get, aliases::set, aliases::delete, aliases::audit,
-        runs::create, runs::list, runs::get, runs::log_metrics, runs::end,
-        watch::watch,
-        ops::live, ops::ready,
-    ),
     components(schemas(velocast_http::ErrorBody, versions::VersionUpload)),
     modifiers(&BearerAuth),
     tags(
         (name = "models"), (name = "versions"), (name = "aliases"), (name = "runs"),
         (name = "watch", description = "Server-sent events for alias moves and new versions"),
-        (name = "operations", description = "Health; `/metrics` serves Prometheus text"),
+        (name = "operations", description = "Health and Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -72,119 +70,93 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every route, declared once: the API routes (which shed load past the concurrency limit) and
+/// the operations routes (which never do), each with its OpenAPI description.
+fn documented_routes(limits: Limits) -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    // An upload carries an artifact and a profile, each up to the artifact limit.
+    let upload_limit = limits
+        .max_artifact_bytes
+        .saturating_mul(2)
+        .saturating_add(limits.max_json_bytes)
+        .saturating_add(64 * 1024);
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(versions::list, versions::create))
+        .layer(DefaultBodyLimit::max(upload_limit));
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(models::list, models::create))
+        .routes(routes!(models::get, models::update, models::delete))
+        .merge(uploads)
+        .routes(routes!(versions::get, versions::delete))
+        .routes(routes!(versions::artifact))
+        .routes(routes!(versions::profile))
+        .routes(routes!(aliases::list))
+        .routes(routes!(aliases::get, aliases::set, aliases::delete))
+        .routes(routes!(aliases::audit))
+        .routes(routes!(runs::list, runs::create))
+        .routes(routes!(runs::get))
+        .routes(routes!(runs::log_metrics))
+        .routes(routes!(runs::end))
+        .routes(routes!(watch::watch));
+    let operations = OpenApiRouter::new()
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics));
+    (api, operations)
+}
+
+/// The whole document: the API's and the operations' paths, plus the error answers every
+/// `/v1` operation can give (added in one place, `velocast_http::openapi::StandardErrors`).
+fn complete(
+    mut api: utoipa::openapi::OpenApi,
+    operations: utoipa::openapi::OpenApi,
+) -> utoipa::openapi::OpenApi {
+    use utoipa::Modify as _;
+    api.merge(operations);
+    StandardErrors { prefix: "/v1/" }.modify(&mut api);
+    api
+}
+
+/// The OpenAPI document the routes describe.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (api, operations) = documented_routes(Limits::default());
+    complete(api.into_openapi(), operations.into_openapi())
+}
+
 /// The OpenAPI document as pretty JSON (served, and committed as `openapi.json`).
-pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
-}
-
-async fn openapi_route() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        openapi_json(),
-    )
-}
-
-/// The span every request's logs sit in: method, path and request id.
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id = %id,
-    )
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi().to_pretty_json()
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
+/// The registry's one router, with the standard layer order (`velocast_http::layers`).
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    let upload_limit = state
-        .limits
-        .max_artifact_bytes
-        .saturating_mul(2)
-        .saturating_add(state.limits.max_json_bytes)
-        .saturating_add(64 * 1024);
-    let v1 = Router::new()
-        .route("/v1/models", get(models::list).post(models::create))
-        .route(
-            "/v1/models/{model}",
-            get(models::get)
-                .patch(models::update)
-                .delete(models::delete),
-        )
-        .route(
-            "/v1/models/{model}/versions",
-            get(versions::list)
-                .post(versions::create)
-                // An upload carries an artifact and a profile, each up to the artifact limit.
-                .layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route(
-            "/v1/models/{model}/versions/{version}",
-            get(versions::get).delete(versions::delete),
-        )
-        .route(
-            "/v1/models/{model}/versions/{version}/artifact",
-            get(versions::artifact),
-        )
-        .route(
-            "/v1/models/{model}/versions/{version}/profile",
-            get(versions::profile),
-        )
-        .route("/v1/models/{model}/aliases", get(aliases::list))
-        .route(
-            "/v1/models/{model}/aliases/{alias}",
-            get(aliases::get).put(aliases::set).delete(aliases::delete),
-        )
-        .route("/v1/models/{model}/audit", get(aliases::audit))
-        .route("/v1/runs", get(runs::list).post(runs::create))
-        .route("/v1/runs/{id}", get(runs::get))
-        .route(
-            "/v1/runs/{id}/metrics",
-            axum::routing::post(runs::log_metrics),
-        )
-        .route("/v1/runs/{id}/end", axum::routing::post(runs::end))
-        .route("/v1/watch", get(watch::watch));
-    let operations = Router::new()
-        .route("/health/live", get(ops::live))
-        .route("/health/ready", get(ops::ready))
-        .route("/metrics", get(metrics::exposition))
-        .route("/openapi.json", get(openapi_route))
-        .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
-    let auth_config = state.auth.clone();
-    // Layers run outside-in in the reverse of the order written: the request id, then tracing
-    // (a span per request carrying that id), then the timeout, then metrics (so rejected
-    // requests are counted), then authentication (deny by default), then the per-route body
-    // limits inside the routes.
-    Router::new()
-        .merge(v1)
+    let (api, operations) = documented_routes(state.limits);
+    let (api, document) = api.split_for_parts();
+    let (operations, operations_document) = operations.split_for_parts();
+    let document = complete(document, operations_document);
+    let api = layers::shed_load(api, state.limits.max_in_flight, state.http_metrics.clone());
+    let standard = StandardLayers {
+        metrics: state.http_metrics.clone(),
+        auth: state.auth.clone(),
+        request_timeout,
+    };
+    let routes = Router::new()
+        .merge(api)
         .merge(operations)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limits.max_json_bytes))
-        .layer(middleware::from_fn_with_state(
-            auth_config,
-            auth::authenticate,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.http_metrics.clone(),
-            metrics::track,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        // Outermost: every request has an id (the caller's `x-request-id`, or a new UUID)
-        // before its span opens, and the response carries it back.
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    layers::apply(routes, standard)
+}
+
+/// The auth configuration's public routes.
+pub fn public_routes() -> (Arc<[&'static str]>, Arc<[&'static str]>) {
+    (
+        Arc::from(PUBLIC_PATHS.as_slice()),
+        Arc::from(PUBLIC_PREFIXES.as_slice()),
+    )
 }

@@ -3,27 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use velocast_catalog::{ModelName, TagFilter};
 use velocast_http::auth::{Authorized, ModelsAdmin, ModelsRead, ModelsWrite};
 use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{CreateModel, ModelList, ModelView, UpdateModel};
 
 use crate::api::convert;
+use crate::api::params::{ModelPath, ModelQuery};
 use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ModelQuery {
-    /// Only models with this tag, as `key:value`.
-    pub tag: Option<String>,
-}
-
 /// List models, optionally by tag.
 #[utoipa::path(get, path = "/v1/models", tag = "models", params(ModelQuery),
-    responses((status = 200, body = ModelList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = ModelList)),
     security(("bearer" = ["models:read"])))]
 pub async fn list(
     _caller: Authorized<ModelsRead>,
@@ -42,8 +34,7 @@ pub async fn list(
 
 /// Register a model name.
 #[utoipa::path(post, path = "/v1/models", tag = "models", request_body = CreateModel,
-    responses((status = 201, body = ModelView), (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = ModelView), (status = 409, description = "The name is taken", body = ErrorBody)),
     security(("bearer" = ["models:write"])))]
 pub async fn create(
     caller: Authorized<ModelsWrite>,
@@ -51,13 +42,12 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateModel>,
 ) -> Result<(StatusCode, Json<ModelView>), RegistryError> {
     let name: ModelName = request.name.parse().field("name")?;
-    let tags = serde_json::to_value(&request.tags).unwrap_or_default();
     let record = state
         .store
         .create_model(
             &name,
             &request.description,
-            &tags,
+            &request.tags.0,
             &caller.principal.subject,
         )
         .await?;
@@ -67,13 +57,13 @@ pub async fn create(
 
 /// One model with its aliases.
 #[utoipa::path(get, path = "/v1/models/{model}", tag = "models",
-    params(("model" = String, Path, description = "Model name")),
-    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody)),
+    params(ModelPath),
+    responses((status = 200, body = ModelView)),
     security(("bearer" = ["models:read"])))]
 pub async fn get(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
 ) -> Result<Json<ModelView>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     let record = state.store.get_model(&model).await?;
@@ -83,23 +73,23 @@ pub async fn get(
 
 /// Change a model's description or tags.
 #[utoipa::path(patch, path = "/v1/models/{model}", tag = "models",
-    params(("model" = String, Path)), request_body = UpdateModel,
-    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    params(ModelPath), request_body = UpdateModel,
+    responses((status = 200, body = ModelView)),
     security(("bearer" = ["models:write"])))]
 pub async fn update(
     _caller: Authorized<ModelsWrite>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
     ApiJson(request): ApiJson<UpdateModel>,
 ) -> Result<Json<ModelView>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
-    let tags = request
-        .tags
-        .as_ref()
-        .map(|t| serde_json::to_value(t).unwrap_or_default());
     let record = state
         .store
-        .update_model(&model, request.description.as_deref(), tags.as_ref())
+        .update_model(
+            &model,
+            request.description.as_deref(),
+            request.tags.as_ref().map(|t| &t.0),
+        )
         .await?;
     state.metrics.wrote("model");
     let aliases = state.store.list_aliases(&model).await?;
@@ -109,13 +99,13 @@ pub async fn update(
 /// Delete a model registered by mistake: refused (409) once it has versions, runs or alias
 /// history, which are kept.
 #[utoipa::path(delete, path = "/v1/models/{model}", tag = "models",
-    params(("model" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(ModelPath),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "The model has versions, runs or alias history", body = ErrorBody)),
     security(("bearer" = ["models:admin"])))]
 pub async fn delete(
     caller: Authorized<ModelsAdmin>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
 ) -> Result<StatusCode, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     state.store.delete_model(&model).await?;

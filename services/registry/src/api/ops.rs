@@ -10,6 +10,13 @@ use velocast_registry_api::Health;
 
 use crate::state::AppState;
 
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    velocast_http::metrics::exposition(State(state.http_metrics)).await
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "operations",
     responses((status = 200, body = Health)))]

@@ -3,22 +3,21 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use velocast_catalog::ModelName;
 use velocast_http::auth::{Authorized, ModelsRead, ModelsWrite};
-use velocast_http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use velocast_http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{CreateRun, EndRun, EndStatus, LogMetrics, RunList, RunView};
 use velocast_registry_store::{Metric, RunStatus};
 
 use crate::api::convert;
+use crate::api::params::{DEFAULT_RUNS, RunPath, RunQuery, RunStatusParam};
 use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::state::AppState;
 
 /// Start a run for a registered model.
 #[utoipa::path(post, path = "/v1/runs", tag = "runs", request_body = CreateRun,
-    responses((status = 201, body = RunView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+    responses((status = 201, body = RunView), (status = 404, description = "No such model", body = ErrorBody),
+        (status = 409, description = "The run id is taken", body = ErrorBody)),
     security(("bearer" = ["models:write"])))]
 pub async fn create(
     caller: Authorized<ModelsWrite>,
@@ -38,20 +37,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(convert::run(run))))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct RunQuery {
-    /// Only this model's runs.
-    pub model: Option<String>,
-    /// Only runs in this state: `running`, `finished` or `failed`.
-    pub status: Option<String>,
-    /// At most this many, newest first (default 50, at most 1000).
-    pub limit: Option<u32>,
-}
-
 /// Runs, newest first.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", params(RunQuery),
-    responses((status = 200, body = RunList), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = RunList)),
     security(("bearer" = ["models:read"])))]
 pub async fn list(
     _caller: Authorized<ModelsRead>,
@@ -59,18 +47,13 @@ pub async fn list(
     ApiQuery(query): ApiQuery<RunQuery>,
 ) -> Result<Json<RunList>, RegistryError> {
     let model = parse_optional::<ModelName>(query.model.as_deref(), "model")?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_value",
-                format!("`{text}` is not a run status: running, finished or failed"),
-            )
-            .with_field("status")
-        })?),
-    };
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let status = query.status.map(|status| match status {
+        RunStatusParam::Running => RunStatus::Running,
+        RunStatusParam::Finished => RunStatus::Finished,
+        RunStatusParam::Failed => RunStatus::Failed,
+    });
+    // `ApiQuery` has already refused a limit outside 1..=1000.
+    let limit = query.limit.unwrap_or(DEFAULT_RUNS);
     let runs = state.store.list_runs(model.as_ref(), status, limit).await?;
     Ok(Json(RunList {
         runs: runs.into_iter().map(convert::run).collect(),
@@ -78,27 +61,26 @@ pub async fn list(
 }
 
 /// One run with its metrics.
-#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, body = RunView), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(RunPath),
+    responses((status = 200, body = RunView)),
     security(("bearer" = ["models:read"])))]
 pub async fn get(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(RunPath { id }): ApiPath<RunPath>,
 ) -> Result<Json<RunView>, RegistryError> {
     Ok(Json(convert::run(state.store.get_run(&id).await?)))
 }
 
 /// Log metrics to a running run, all or none; logging a (key, step) again replaces it.
-#[utoipa::path(post, path = "/v1/runs/{id}/metrics", tag = "runs", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/runs/{id}/metrics", tag = "runs", params(RunPath),
     request_body = LogMetrics,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, description = "The run has ended", body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+    responses((status = 204, description = "Logged"), (status = 409, description = "The run has ended", body = ErrorBody)),
     security(("bearer" = ["models:write"])))]
 pub async fn log_metrics(
     _caller: Authorized<ModelsWrite>,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(RunPath { id }): ApiPath<RunPath>,
     ApiJson(request): ApiJson<LogMetrics>,
 ) -> Result<StatusCode, RegistryError> {
     let metrics: Vec<Metric> = request
@@ -116,14 +98,14 @@ pub async fn log_metrics(
 }
 
 /// Close a run as finished or failed (once).
-#[utoipa::path(post, path = "/v1/runs/{id}/end", tag = "runs", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/runs/{id}/end", tag = "runs", params(RunPath),
     request_body = EndRun,
-    responses((status = 200, body = RunView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = RunView), (status = 409, description = "The run has already ended", body = ErrorBody)),
     security(("bearer" = ["models:write"])))]
 pub async fn end(
     _caller: Authorized<ModelsWrite>,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(RunPath { id }): ApiPath<RunPath>,
     ApiJson(request): ApiJson<EndRun>,
 ) -> Result<Json<RunView>, RegistryError> {
     let status = match request.status {

@@ -1,39 +1,31 @@
 //! Versions: upload (multipart: `metadata` JSON, `artifact` bytes, optional `profile` bytes),
 //! search, read, delete, and verified downloads with `ETag`, `Repr-Digest` and ranges.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 use velocast_catalog::{
     AliasName, Digest, MetricFilter, ModelName, TagFilter, VersionFilter, VersionNumber,
     VersionSelector,
 };
 use velocast_http::auth::{Authorized, ModelsAdmin, ModelsRead, ModelsWrite};
-use velocast_http::{ApiError, ApiPath, ApiQuery, ErrorBody};
+use velocast_http::{ApiError, ApiMultipart, ApiPath, ApiQuery, ErrorBody};
 use velocast_registry_api::{NewVersionMetadata, VersionList, VersionView};
-use velocast_registry_store::NewVersion;
+use velocast_registry_store::{NewVersion, VersionMetadata};
 
 use crate::api::convert;
+use crate::api::params::{ModelPath, VersionNumberPath, VersionPath, VersionQuery};
+use crate::artifact;
 use crate::error::{FieldContext, RegistryError, parse_optional};
 use crate::range::{self, ByteRange};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct VersionQuery {
-    /// Comma-separated `key:value` tags, all required.
-    pub tag: Option<String>,
-    /// Comma-separated metric conditions such as `holdout_mae<40,holdout_r2>=0.9`.
-    pub metric: Option<String>,
-    /// Only the version this alias points at.
-    pub alias: Option<String>,
-}
 
 /// The multipart upload, for the OpenAPI document.
 #[allow(dead_code)]
@@ -49,22 +41,21 @@ pub struct VersionUpload {
     profile: Option<Vec<u8>>,
 }
 
+/// The conditions of a comma-separated list, exactly as written: an empty item (or an empty
+/// list) is an error, as the documented pattern says, not something to skip.
 fn split_list(text: Option<&str>) -> impl Iterator<Item = &str> {
-    text.into_iter()
-        .flat_map(|t| t.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    text.into_iter().flat_map(|t| t.split(','))
 }
 
 /// Versions of a model, oldest first, filtered by tags, metrics and alias.
 #[utoipa::path(get, path = "/v1/models/{model}/versions", tag = "versions",
-    params(("model" = String, Path), VersionQuery),
-    responses((status = 200, body = VersionList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(ModelPath, VersionQuery),
+    responses((status = 200, body = VersionList)),
     security(("bearer" = ["models:read"])))]
 pub async fn list(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
     ApiQuery(query): ApiQuery<VersionQuery>,
 ) -> Result<Json<VersionList>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
@@ -87,7 +78,7 @@ pub async fn list(
         versions: versions
             .into_iter()
             .map(|v| convert::version(v, false))
-            .collect(),
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -178,16 +169,16 @@ async fn read_upload(
 /// Register a new version: the server hashes every part and refuses a digest mismatch; the
 /// version, its bytes and its number commit together or not at all.
 #[utoipa::path(post, path = "/v1/models/{model}/versions", tag = "versions",
-    params(("model" = String, Path)),
+    params(ModelPath),
     request_body(content = VersionUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = VersionView), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, description = "Digest mismatch or invalid metadata", body = ErrorBody)),
+    responses((status = 201, body = VersionView),
+        (status = 422, description = "Digest mismatch, invalid metadata, or an artifact that is not a Velocast ONNX model of the declared signature", body = ErrorBody)),
     security(("bearer" = ["models:write"])))]
 pub async fn create(
     caller: Authorized<ModelsWrite>,
     State(state): State<AppState>,
-    ApiPath(model): ApiPath<String>,
-    multipart: Multipart,
+    ApiPath(ModelPath { model }): ApiPath<ModelPath>,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> Result<(StatusCode, Json<VersionView>), RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     let (request, artifact, profile) = read_upload(
@@ -221,56 +212,72 @@ pub async fn create(
             .into());
         }
     };
-    let metadata = serde_json::json!({
-        "signature": request.signature,
-        "metrics": request.metrics,
-        "params": request.params,
-        "tags": request.tags,
-        "lineage": request.lineage,
-        "card": request.card,
-    });
+    let artifact: Arc<[u8]> = Arc::from(artifact);
+    artifact::check(Arc::clone(&artifact), &request.signature)
+        .await
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_artifact",
+                error.to_string(),
+            )
+            .with_field(error.field())
+        })?;
+    let metadata = VersionMetadata {
+        lineage: match serde_json::to_value(&request.lineage)? {
+            serde_json::Value::Object(map) => map,
+            other => {
+                return Err(ApiError::internal(&format!("lineage serialized as {other}")).into());
+            }
+        },
+        signature: request.signature,
+        metrics: request.metrics,
+        params: request.params,
+        tags: request.tags.0,
+        card: request.card,
+    };
     let record = state
         .store
         .create_version(NewVersion {
             model: &model,
-            artifact: &artifact,
             declared_digest: &artifact_digest,
             profile,
             metadata: &metadata,
+            artifact: &artifact,
             run_id: request.run_id.as_deref(),
             created_by: &caller.principal.subject,
         })
         .await?;
     state.metrics.wrote("version");
     tracing::info!(model = %model, version = record.version.get(), digest = %record.artifact_digest, "version registered");
-    Ok((StatusCode::CREATED, Json(convert::version(record, true))))
+    Ok((StatusCode::CREATED, Json(convert::version(record, true)?)))
 }
 
 /// One version: a number, an alias, or `latest`.
 #[utoipa::path(get, path = "/v1/models/{model}/versions/{version}", tag = "versions",
-    params(("model" = String, Path), ("version" = String, Path, description = "Number, alias or `latest`")),
-    responses((status = 200, body = VersionView), (status = 404, body = ErrorBody)),
+    params(VersionPath),
+    responses((status = 200, body = VersionView)),
     security(("bearer" = ["models:read"])))]
 pub async fn get(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath((model, selector)): ApiPath<(String, String)>,
+    ApiPath(VersionPath { model, version }): ApiPath<VersionPath>,
 ) -> Result<Json<VersionView>, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
-    let selector: VersionSelector = selector.parse().field("version")?;
+    let selector = parse_selector(&version)?;
     let record = state.store.select_version(&model, &selector).await?;
-    Ok(Json(convert::version(record, true)))
+    Ok(Json(convert::version(record, true)?))
 }
 
 /// Delete a version no alias points at (409 otherwise); its number is never reused.
 #[utoipa::path(delete, path = "/v1/models/{model}/versions/{version}", tag = "versions",
-    params(("model" = String, Path), ("version" = u32, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(VersionNumberPath),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "An alias points at the version", body = ErrorBody)),
     security(("bearer" = ["models:admin"])))]
 pub async fn delete(
     caller: Authorized<ModelsAdmin>,
     State(state): State<AppState>,
-    ApiPath((model, version)): ApiPath<(String, String)>,
+    ApiPath(VersionNumberPath { model, version }): ApiPath<VersionNumberPath>,
 ) -> Result<StatusCode, RegistryError> {
     let model: ModelName = model.parse().field("model")?;
     let version: VersionNumber = version.parse().field("version")?;
@@ -280,21 +287,49 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+fn parse_selector(text: &str) -> Result<VersionSelector, RegistryError> {
+    text.parse().field("version")
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Part {
     Artifact,
     Profile,
 }
 
+/// Whether an entity tag in a conditional header names `etag`. `If-None-Match` compares
+/// weakly (RFC 9110 §13.1.2: `W/"x"` matches `"x"`); `If-Range` needs a strong match.
+fn etag_matches(header: &str, etag: &str, weak: bool) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" && weak
+            || candidate == etag
+            || (weak && candidate.strip_prefix("W/") == Some(etag))
+    })
+}
+
+/// Whether a `Range` should be honoured: always without `If-Range`; with it, only when it names
+/// the current representation by its strong entity tag (a date never matches: we send no
+/// `Last-Modified`). Otherwise the client gets the whole, current body, so a resumed download
+/// can never splice two models after an alias moved.
+fn range_applies(headers: &HeaderMap, etag: &str) -> bool {
+    match headers.get(header::IF_RANGE).map(|v| v.to_str()) {
+        None => true,
+        Some(Ok(value)) => {
+            let value = value.trim();
+            !value.starts_with("W/") && value == etag
+        }
+        Some(Err(_)) => false,
+    }
+}
+
 async fn download(
     state: &AppState,
-    model: String,
-    selector: String,
+    path: VersionPath,
     part: Part,
     headers: &HeaderMap,
 ) -> Result<Response, RegistryError> {
-    let model: ModelName = model.parse().field("model")?;
-    let selector: VersionSelector = selector.parse().field("version")?;
+    let model: ModelName = path.model.parse().field("model")?;
+    let selector = parse_selector(&path.version)?;
     let record = state.store.select_version(&model, &selector).await?;
     let (digest, file_name) = match part {
         Part::Artifact => (
@@ -313,19 +348,22 @@ async fn download(
         ),
     };
     let etag = format!("\"{digest}\"");
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
+    // A URL naming a version number always means the same bytes; one naming an alias or
+    // `latest` may mean other bytes tomorrow, so caches must revalidate it.
+    let cache_control = match selector {
+        VersionSelector::Number(_) => "private, max-age=31536000, immutable",
+        VersionSelector::Alias(_) | VersionSelector::Latest => "private, no-cache",
+    };
     let common = |builder: axum::http::response::Builder| {
         builder
             .header(header::ETAG, &etag)
             .header("x-velocast-version", record.version.get())
-            .header(
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            )
+            .header(header::CACHE_CONTROL, cache_control)
     };
-    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if if_none_match.is_some_and(|v| etag_matches(v, &etag, true)) {
         return common(Response::builder().status(StatusCode::NOT_MODIFIED))
             .body(Body::empty())
             .map_err(|e| RegistryError::Api(ApiError::internal(&e)));
@@ -333,12 +371,15 @@ async fn download(
     // Verified against the digest before a byte leaves.
     let bytes = state.store.read_blob(&digest).await?;
     let length = bytes.len() as u64;
-    let raw_digest = hex::decode(digest.as_str()).unwrap_or_default();
+    let raw_digest = hex::decode(digest.as_str()).map_err(|e| ApiError::internal(&e))?;
     let repr_digest = format!(
         "sha-256=:{}:",
         base64::engine::general_purpose::STANDARD.encode(raw_digest)
     );
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range_header = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| range_applies(headers, &etag));
     let builder = common(Response::builder())
         .header(header::ACCEPT_RANGES, "bytes")
         .header("repr-digest", repr_digest)
@@ -361,12 +402,12 @@ async fn download(
         }
         ByteRange::Part(span) => {
             let (first, last) = (*span.start(), *span.end());
-            let slice = bytes
-                .get(
-                    usize::try_from(first).unwrap_or(usize::MAX)
-                        ..=usize::try_from(last).unwrap_or(usize::MAX),
-                )
-                .unwrap_or_default()
+            // `range::parse` keeps both ends inside `0..length`.
+            let slice = usize::try_from(first)
+                .ok()
+                .zip(usize::try_from(last).ok())
+                .and_then(|(first, last)| bytes.get(first..=last))
+                .ok_or_else(|| ApiError::internal(&"range outside the artifact"))?
                 .to_vec();
             state
                 .metrics
@@ -397,34 +438,66 @@ async fn download(
     response.map_err(|e| RegistryError::Api(ApiError::internal(&e)))
 }
 
-/// The ONNX artifact, verified against its sha256; `ETag` and `Repr-Digest` carry the digest,
-/// `Range` and `If-None-Match` are honoured.
+/// The ONNX artifact, verified against its sha256; `ETag` and `Repr-Digest` carry the digest;
+/// `Range`, `If-Range` and `If-None-Match` are honoured; only URLs naming a version number are
+/// cacheable as immutable.
 #[utoipa::path(get, path = "/v1/models/{model}/versions/{version}/artifact", tag = "versions",
-    params(("model" = String, Path), ("version" = String, Path, description = "Number, alias or `latest`")),
+    params(VersionPath),
     responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range"), (status = 304, description = "Unchanged"),
-        (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream"),
+        (status = 304, description = "Unchanged"),
+        (status = 416, description = "The range is outside the artifact", body = ErrorBody)),
     security(("bearer" = ["models:read"])))]
 pub async fn artifact(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath((model, selector)): ApiPath<(String, String)>,
+    ApiPath(path): ApiPath<VersionPath>,
     headers: HeaderMap,
 ) -> Result<Response, RegistryError> {
-    download(&state, model, selector, Part::Artifact, &headers).await
+    download(&state, path, Part::Artifact, &headers).await
 }
 
 /// The reference profile the trainer stored with the version (for drift monitoring).
 #[utoipa::path(get, path = "/v1/models/{model}/versions/{version}/profile", tag = "versions",
-    params(("model" = String, Path), ("version" = String, Path, description = "Number, alias or `latest`")),
+    params(VersionPath),
     responses((status = 200, description = "The profile JSON", content_type = "application/json"),
-        (status = 404, body = ErrorBody)),
+        (status = 206, description = "The requested range", content_type = "application/json"),
+        (status = 304, description = "Unchanged"),
+        (status = 416, description = "The range is outside the profile", body = ErrorBody)),
     security(("bearer" = ["models:read"])))]
 pub async fn profile(
     _caller: Authorized<ModelsRead>,
     State(state): State<AppState>,
-    ApiPath((model, selector)): ApiPath<(String, String)>,
+    ApiPath(path): ApiPath<VersionPath>,
     headers: HeaderMap,
 ) -> Result<Response, RegistryError> {
-    download(&state, model, selector, Part::Profile, &headers).await
+    download(&state, path, Part::Profile, &headers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_comparison_for_if_none_match_strong_for_if_range() {
+        let etag = "\"abc\"";
+        assert!(etag_matches("\"abc\"", etag, true));
+        assert!(etag_matches("W/\"abc\"", etag, true));
+        assert!(etag_matches("\"x\", W/\"abc\"", etag, true));
+        assert!(etag_matches("*", etag, true));
+        assert!(!etag_matches("\"abd\"", etag, true));
+        let mut headers = HeaderMap::new();
+        assert!(range_applies(&headers, etag));
+        headers.insert(header::IF_RANGE, HeaderValue::from_static("\"abc\""));
+        assert!(range_applies(&headers, etag));
+        headers.insert(header::IF_RANGE, HeaderValue::from_static("W/\"abc\""));
+        assert!(!range_applies(&headers, etag));
+        headers.insert(header::IF_RANGE, HeaderValue::from_static("\"old\""));
+        assert!(!range_applies(&headers, etag));
+        headers.insert(
+            header::IF_RANGE,
+            HeaderValue::from_static("Tue, 01 Dec 2026 08:00:00 GMT"),
+        );
+        assert!(!range_applies(&headers, etag));
+    }
 }

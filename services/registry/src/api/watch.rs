@@ -14,23 +14,15 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt, future, stream};
-use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
-use utoipa::IntoParams;
 use velocast_catalog::ModelName;
+use velocast_http::ApiQuery;
 use velocast_http::auth::{Authorized, ModelsRead};
-use velocast_http::{ApiQuery, ErrorBody};
 use velocast_registry_store::WatchEvent;
 
+use crate::api::params::WatchQuery;
 use crate::error::{RegistryError, parse_optional};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct WatchQuery {
-    /// Only this model's events (plus `resync`).
-    pub model: Option<String>,
-}
 
 /// Decrements the open-watchers gauge when the stream is dropped.
 struct WatcherGuard(prometheus::IntGauge);
@@ -47,16 +39,21 @@ fn event_of(event: &WatchEvent) -> Event {
         WatchEvent::VersionCreated { .. } => "version_created",
         WatchEvent::Resync => "resync",
     };
+    // A watch event is plain data; should it ever fail to serialize, the watcher is told to
+    // re-read the state it follows, which is always correct, and the fault is logged.
     Event::default()
         .event(kind)
         .json_data(event)
-        .unwrap_or_else(|_| Event::default().event("resync").data("{}"))
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "watch event did not serialize; sending resync");
+            Event::default().event("resync").data("{}")
+        })
 }
 
 /// Server-sent events: `ready`, then `alias_moved`, `version_created` and `resync`.
 #[utoipa::path(get, path = "/v1/watch", tag = "watch", params(WatchQuery),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 404, body = ErrorBody)),
+        (status = 404, description = "No such model", body = velocast_http::ErrorBody)),
     security(("bearer" = ["models:read"])))]
 pub async fn watch(
     _caller: Authorized<ModelsRead>,

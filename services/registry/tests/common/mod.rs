@@ -138,19 +138,27 @@ pub fn token_at(scopes: &[&str], at: SystemTime, secret: &str) -> String {
         .unwrap()
 }
 
+/// A JSON object literal as a document.
+pub fn doc(value: serde_json::Value) -> velocast_registry_api::Document {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
 pub fn metadata() -> NewVersionMetadata {
     NewVersionMetadata {
         artifact_sha256: String::new(),
         profile_sha256: None,
         run_id: None,
-        signature: serde_json::json!({"version": 1, "features": ["hr", "temp"]}),
+        signature: doc(serde_json::json!({"version": 1, "features": ["hr", "temp"]})),
         metrics: [
             ("holdout_mae".to_owned(), 38.9),
             ("holdout_r2".to_owned(), 0.92),
         ]
         .into_iter()
         .collect(),
-        params: serde_json::json!({"learning_rate": 0.05}),
+        params: doc(serde_json::json!({"learning_rate": 0.05})),
         tags: [("stage".to_owned(), "test".to_owned())]
             .into_iter()
             .collect(),
@@ -164,19 +172,14 @@ pub fn metadata() -> NewVersionMetadata {
             git_commit: "0123456789ab".to_owned(),
             trainer_version: "0.1.0".to_owned(),
         },
-        card: Some(serde_json::json!({"title": "test"})),
+        card: Some(doc(serde_json::json!({"title": "test"}))),
     }
 }
 
-/// Deterministic pseudo-random bytes standing in for an ONNX file.
+/// A valid ONNX model of at least `len` bytes, different per `seed`, matching the test
+/// metadata's two-feature signature.
 pub fn artifact(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| {
-            (i as u32)
-                .wrapping_mul(2654435761)
-                .rotate_left(u32::from(seed)) as u8
-        })
-        .collect()
+    velocast_registry::testing::onnx_artifact(seed, len, 2)
 }
 
 pub fn model(name: &str) -> CreateModel {
