@@ -35,7 +35,7 @@ pub const COLUMNS: [&str; 17] = [
 pub enum LoadError {
     #[error("data file {path} does not exist (run `make setup` to fetch hour.csv)")]
     NotFound { path: PathBuf },
-    #[error("cannot read data file {path}: {source}")]
+    #[error("cannot read data file {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -45,9 +45,12 @@ pub enum LoadError {
     NotUtf8 { path: PathBuf, line: u64 },
     #[error("{path}: the file is empty")]
     Empty { path: PathBuf },
-    #[error("{path}: wrong header: expected `{expected}`, found `{found}`")]
+    #[error(
+        "{path}: wrong header: {problem} (expected the columns `{expected}`, in any order; found `{found}`)"
+    )]
     WrongHeader {
         path: PathBuf,
+        problem: String,
         expected: String,
         found: String,
     },
@@ -66,7 +69,7 @@ pub enum LoadError {
         expected: usize,
         found: usize,
     },
-    #[error("{path}: line {line}: {source}")]
+    #[error("{path}: line {line}")]
     Csv {
         path: PathBuf,
         line: u64,
@@ -130,13 +133,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
         source,
     })?;
     let found: Vec<&str> = header.iter().map(str::trim).collect();
-    if found != COLUMNS {
-        return Err(LoadError::WrongHeader {
-            path: path.to_owned(),
-            expected: COLUMNS.join(","),
-            found: found.join(","),
-        });
-    }
+    let positions = column_positions(&found).map_err(|problem| LoadError::WrongHeader {
+        path: path.to_owned(),
+        problem,
+        expected: COLUMNS.join(","),
+        found: found.join(","),
+    })?;
 
     let mut records = Vec::with_capacity(text.len() / 64);
     for row in reader.records() {
@@ -158,6 +160,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
             path,
             line,
             row: &row,
+            positions: &positions,
         };
         records.push(cells.record()?);
     }
@@ -176,11 +179,32 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
     })
 }
 
+/// Where each of [`COLUMNS`] is in the file: columns are matched by header name, so a file
+/// with the same columns in another order reads the same. A missing, unknown or repeated
+/// column is refused by name.
+fn column_positions(found: &[&str]) -> Result<[usize; COLUMNS.len()], String> {
+    let mut positions = [0; COLUMNS.len()];
+    for (slot, name) in positions.iter_mut().zip(COLUMNS) {
+        let mut at = found.iter().enumerate().filter(|(_, f)| **f == name);
+        match (at.next(), at.next()) {
+            (Some((index, _)), None) => *slot = index,
+            (None, _) => return Err(format!("column `{name}` is missing")),
+            (Some(_), Some(_)) => return Err(format!("column `{name}` appears twice")),
+        }
+    }
+    if let Some(unknown) = found.iter().find(|f| !COLUMNS.contains(f)) {
+        return Err(format!("column `{unknown}` is not part of the schema"));
+    }
+    Ok(positions)
+}
+
 /// One CSV row being parsed: knows where it is, so every cell error names line and column.
 struct RowCells<'a> {
     path: &'a Path,
     line: u64,
     row: &'a csv::StringRecord,
+    /// The file position of each of [`COLUMNS`].
+    positions: &'a [usize; COLUMNS.len()],
 }
 
 impl RowCells<'_> {
@@ -189,13 +213,16 @@ impl RowCells<'_> {
             path: self.path.to_owned(),
             line: self.line,
             column: COLUMNS[column].to_owned(),
-            value: self.row.get(column).unwrap_or_default().to_owned(),
+            value: self.cell(column).to_owned(),
             reason: reason.to_owned(),
         }
     }
 
+    /// The cell of schema column `column`. Rows were checked to have every field, so a
+    /// missing one cannot happen; were it to, it reads as an empty (missing) value, which the
+    /// quality report names.
     fn cell(&self, column: usize) -> &str {
-        self.row.get(column).unwrap_or_default().trim()
+        self.row.get(self.positions[column]).map_or("", str::trim)
     }
 
     /// An empty cell is a missing value (`None`), reported by the quality check; anything else
@@ -294,10 +321,40 @@ mod tests {
     fn wrong_header_shows_both() {
         let text = format!("{}{ROW}", HEADER.replace("cnt", "count"));
         let error = parse_text(&text).unwrap_err();
-        let LoadError::WrongHeader { found, .. } = &error else {
+        let LoadError::WrongHeader { found, problem, .. } = &error else {
             panic!("{error}")
         };
         assert!(found.ends_with("registered,count"));
+        assert!(problem.contains("`cnt` is missing"), "{problem}");
+    }
+
+    #[test]
+    fn columns_are_read_by_name_in_any_order() {
+        let names: Vec<&str> = HEADER.trim().split(',').collect();
+        let cells: Vec<&str> = ROW.trim().split(',').collect();
+        let order: Vec<usize> = (0..names.len()).rev().collect();
+        let reordered = format!(
+            "{}\n{}\n",
+            order
+                .iter()
+                .map(|&i| names[i])
+                .collect::<Vec<_>>()
+                .join(","),
+            order
+                .iter()
+                .map(|&i| cells[i])
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let straight = parse_text(&format!("{HEADER}{ROW}")).unwrap();
+        let shuffled = parse_text(&reordered).unwrap();
+        assert_eq!(straight.records, shuffled.records);
+        let doubled = format!("{},cnt\n{},16\n", HEADER.trim(), ROW.trim());
+        let error = parse_text(&doubled).unwrap_err().to_string();
+        assert!(error.contains("`cnt` appears twice"), "{error}");
+        let extra = format!("{},colour\n{},red\n", HEADER.trim(), ROW.trim());
+        let error = parse_text(&extra).unwrap_err().to_string();
+        assert!(error.contains("`colour` is not part"), "{error}");
     }
 
     #[test]

@@ -91,6 +91,55 @@ pub struct LeakageReport {
     pub checked_features: Vec<String>,
     /// Feature columns (or pairs, `a+b`) that reproduce the target.
     pub reconstructing: Vec<String>,
+    /// Spearman rank correlation of each feature with the target, in `checked_features` order:
+    /// scale-free, so a target rescaled into a feature (`atemp := cnt / 1000`) shows as ±1
+    /// where the value match above sees nothing.
+    pub rank_correlation: Vec<f64>,
+    /// Features whose |rank correlation| reaches [`LEAKAGE_RANK_CORRELATION`], with the value.
+    pub rank_leaks: Vec<(String, f64)>,
+}
+
+/// |Spearman ρ| at or above which a feature is taken for the target in disguise. No honest
+/// feature of this data comes near it (the hour, the strongest, is about 0.5); any monotone
+/// function of the count sits at 1.
+pub const LEAKAGE_RANK_CORRELATION: f64 = 0.95;
+
+/// Fewer rows than this and a perfect rank correlation is a coincidence (four hours of a
+/// morning rise with the hour): the rank test needs a sample to mean anything.
+pub const RANK_TEST_MIN_ROWS: usize = 100;
+
+/// Average ranks (ties share the mean of their positions), 1-based.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && values[order[end]] == values[order[start]] {
+            end += 1;
+        }
+        let mean_rank = (start + end + 1) as f64 / 2.0;
+        for &index in &order[start..end] {
+            ranks[index] = mean_rank;
+        }
+        start = end;
+    }
+    ranks
+}
+
+/// Spearman's ρ: Pearson's correlation of the ranks. `NaN` for a constant column.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -277,6 +326,16 @@ pub fn assess(dataset: &Dataset, candidate: &FeatureColumns) -> QualityReport {
             severity: Severity::Hard,
             check: "leakage",
             message: format!("`{column}` is the target or part of it and cannot be a feature"),
+        });
+    }
+    for (column, rho) in &leakage.rank_leaks {
+        violations.push(Violation {
+            severity: Severity::Hard,
+            check: "leakage",
+            message: format!(
+                "feature `{column}` has a rank correlation of {rho:.4} with the target (limit \
+                 {LEAKAGE_RANK_CORRELATION}): it is the target in disguise"
+            ),
         });
     }
     for column in &leakage.reconstructing {
@@ -490,9 +549,31 @@ fn leakage_report(records: &[HourRecord], candidate: &FeatureColumns) -> Leakage
             }
         }
     }
+    // Rank correlation over the rows where both the feature and the target are known.
+    let mut rank_correlation = Vec::with_capacity(width);
+    let mut rank_leaks = Vec::new();
+    for i in 0..width {
+        let (x, y): (Vec<f64>, Vec<f64>) = (0..rows)
+            .filter_map(|r| {
+                let value = column(i, r);
+                target[r].filter(|_| value.is_finite()).map(|t| (value, t))
+            })
+            .unzip();
+        let rho = if x.len() >= RANK_TEST_MIN_ROWS {
+            spearman(&x, &y)
+        } else {
+            f64::NAN
+        };
+        if rho.abs() >= LEAKAGE_RANK_CORRELATION {
+            rank_leaks.push((candidate.names[i].clone(), rho));
+        }
+        rank_correlation.push(rho);
+    }
     LeakageReport {
         forbidden_columns,
         checked_features: candidate.names[..width].to_vec(),
         reconstructing,
+        rank_correlation,
+        rank_leaks,
     }
 }

@@ -129,6 +129,55 @@ fn a_renamed_copy_of_the_target_is_caught_by_its_values() {
 }
 
 #[test]
+fn a_rescaled_target_is_caught_by_its_rank_correlation() {
+    // `atemp := cnt / 1000`: no value matches the target, so only a scale-free test sees it
+    // (it used to pass and train to R² 0.997).
+    let mut dataset = load(&hour_csv()).unwrap();
+    for record in &mut dataset.records {
+        record.atemp = record.cnt.map(|c| c as f64 / 1000.0);
+    }
+    let report = assess(&dataset, &FeatureColumns::of_records(&dataset.records));
+    assert!(!report.passed);
+    assert!(report.leakage.reconstructing.is_empty());
+    let leaks: Vec<&str> = report
+        .leakage
+        .rank_leaks
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(leaks, vec!["atemp"]);
+    let (_, rho) = &report.leakage.rank_leaks[0];
+    assert!(*rho > 0.999, "{rho}");
+    let message = report
+        .violations
+        .iter()
+        .find(|v| v.check == "leakage")
+        .map(|v| v.message.clone())
+        .unwrap();
+    assert!(
+        message.contains("atemp") && message.contains("rank correlation"),
+        "{message}"
+    );
+}
+
+#[test]
+fn honest_features_stay_well_below_the_rank_correlation_limit() {
+    let dataset = load(&hour_csv()).unwrap();
+    let report = assess(&dataset, &FeatureColumns::of_records(&dataset.records));
+    assert!(report.leakage.rank_leaks.is_empty());
+    let strongest = report
+        .leakage
+        .rank_correlation
+        .iter()
+        .map(|rho| rho.abs())
+        .fold(0.0, f64::max);
+    assert!(
+        strongest < 0.8,
+        "strongest honest rank correlation {strongest}"
+    );
+}
+
+#[test]
 fn training_table_is_time_ordered_and_splits_at_the_holdout_date() {
     let dataset = load(&hour_csv()).unwrap();
     let table = TrainingTable::from_records(&dataset.records);

@@ -39,12 +39,21 @@ pub fn train_observed(
 ) -> anyhow::Result<(card::ModelCard, PathBuf)> {
     use anyhow::Context;
     let digest = |input: &pipeline::DigestInput<'_>| card::digest(&card::core(input));
+    // Found now, not after minutes of training.
+    outputs::check_writable(&config.output.dir).with_context(|| {
+        format!(
+            "the output directory {} cannot be written",
+            config.output.dir.display()
+        )
+    })?;
     let outcome = match pipeline::run(config, progress, digest, on_trial) {
         Ok(outcome) => outcome,
         Err(TrainError::Quality(messages, report)) => {
-            let path = outputs::write_quality_report(&config.output.dir, &report)?;
+            let path = outputs::write_failed_quality_report(&config.output.dir, &report)?;
             anyhow::bail!(
-                "data quality check failed; training stopped (report: {}):\n{}",
+                "data quality check failed; training stopped and {} was left as it was \
+                 (quality report: {}):\n{}",
+                config.output.dir.display(),
                 path.display(),
                 messages.join("\n")
             );

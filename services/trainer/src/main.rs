@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use velocast_telemetry::{LogFormat, init_logging};
 use velocast_trainer::config::SplitKind;
 use velocast_trainer::progress::Progress;
 use velocast_trainer::register::{LiveRun, Target};
@@ -34,10 +35,13 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
-    /// Data file with the hour.csv schema.
+    /// Data file with the hour.csv schema (columns matched by name) [default: data.path of the
+    /// config, else .velocast/data/hour.csv].
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Output directory (replaced when the run succeeds).
+    /// Output directory, replaced only when the run succeeds; a run stopped by the quality gate
+    /// writes its report beside it as <out>.quality_report.json [default: output.dir of the
+    /// config, else out/model].
     #[arg(long)]
     out: Option<PathBuf>,
     /// TOML configuration file (layered over the defaults, under env and flags).
@@ -74,20 +78,6 @@ struct TrainArgs {
 enum SplitArg {
     Temporal,
     Random,
-}
-
-fn init_logging(json: bool) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json || !std::io::stderr().is_terminal() {
-        builder.json().init();
-    } else {
-        builder.compact().init();
-    }
 }
 
 fn main() -> ExitCode {
@@ -131,7 +121,7 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    init_logging(args.json_logs);
+    init_logging(LogFormat::from_flag(args.json_logs));
     let mut live = match registration {
         Some((target, token)) => match LiveRun::start(target, token, &config) {
             Ok(live) => Some(live),

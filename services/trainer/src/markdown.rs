@@ -2,8 +2,35 @@
 
 use std::fmt::Write;
 
+use velocast_trees::Link;
+
 use crate::card::ModelCard;
+use crate::config::{Metric, Sampler};
 use crate::metrics::Scores;
+
+/// What a person reads for each setting (the config's own spelling, not Rust's).
+fn metric_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Mae => "MAE",
+        Metric::Rmse => "RMSE",
+        Metric::Rmsle => "RMSLE",
+    }
+}
+
+fn sampler_name(sampler: Sampler) -> &'static str {
+    match sampler {
+        Sampler::Random => "random",
+        Sampler::Tpe => "TPE",
+    }
+}
+
+fn link_name(link: Link) -> &'static str {
+    match link {
+        Link::Identity => "identity",
+        Link::Log1p => "log1p",
+        Link::Log => "log",
+    }
+}
 
 fn row(name: &str, s: &Scores) -> String {
     format!(
@@ -63,10 +90,10 @@ pub fn render(card: &ModelCard) -> String {
 
     let _ = writeln!(
         md,
-        "\n## Cross-validation ({}, {} folds, selection by {:?})\n",
+        "\n## Cross-validation ({}, {} folds, selection by {})\n",
         core.cv.kind,
         core.cv.folds.len(),
-        core.cv.selection_metric
+        metric_name(core.cv.selection_metric)
     );
     let _ = writeln!(
         md,
@@ -94,8 +121,13 @@ pub fn render(card: &ModelCard) -> String {
     for m in &core.model.members {
         let _ = writeln!(
             md,
-            "| {} | {:.3} | {:?} | {} | {} | {} |",
-            m.name, m.weight, m.link, m.trees, m.nodes, m.max_depth
+            "| {} | {:.3} | {} | {} | {} | {} |",
+            m.name,
+            m.weight,
+            link_name(m.link),
+            m.trees,
+            m.nodes,
+            m.max_depth
         );
     }
     for (name, spec) in &core.model.specs {
@@ -109,8 +141,11 @@ pub fn render(card: &ModelCard) -> String {
     let _ = writeln!(md, "\n## Search\n");
     let _ = writeln!(
         md,
-        "{} trials ({:?} sampler, seed {}), {} pruned by the median rule after a fold.\n",
-        core.search.trials, core.search.sampler, core.search.seed, core.search.pruned
+        "{} trials ({} sampler, seed {}), {} pruned by the median rule after a fold.\n",
+        core.search.trials,
+        sampler_name(core.search.sampler),
+        core.search.seed,
+        core.search.pruned
     );
 
     let _ = writeln!(

@@ -15,13 +15,13 @@ use crate::profile;
 
 #[derive(Debug, Error)]
 pub enum OutputError {
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot serialize {what}: {source}")]
+    #[error("cannot serialize {what}")]
     Json {
         what: &'static str,
         #[source]
@@ -47,15 +47,56 @@ fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, O
     serde_json::to_vec_pretty(value).map_err(|source| OutputError::Json { what, source })
 }
 
-/// Writes the quality report alone (also done when the quality gate stops training).
-pub fn write_quality_report(
+fn parent_of(dir: &Path) -> &Path {
+    dir.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Checks, before any long work, that `dir` can be replaced when the run succeeds: it is a
+/// directory or absent, and its parent takes new entries.
+pub fn check_writable(dir: &Path) -> Result<(), OutputError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::Io {
+            path: dir.to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a directory",
+            ),
+        });
+    }
+    let parent = parent_of(dir);
+    std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    tempfile::Builder::new()
+        .prefix(".velocast-trainer-check-")
+        .tempdir_in(parent)
+        .map_err(io_error(parent))?;
+    Ok(())
+}
+
+/// Where the quality report of a run stopped by the quality gate goes: beside the output
+/// directory (`out/model` → `out/model.quality_report.json`), so the directory itself, and any
+/// good model in it, stays as it was.
+pub fn failed_report_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    parent_of(dir).join(format!("{name}.quality_report.json"))
+}
+
+/// Writes the report of a run the quality gate stopped (see [`failed_report_path`]).
+pub fn write_failed_quality_report(
     dir: &Path,
     report: &velocast_dataset::QualityReport,
 ) -> Result<PathBuf, OutputError> {
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = Artifacts::default().quality_report;
-    write_file(dir, &name, &json("quality report", report)?)?;
-    Ok(dir.join(name))
+    let path = failed_report_path(dir);
+    let parent = parent_of(dir);
+    std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    write_file(parent, &name, &json("quality report", report)?)?;
+    Ok(path)
 }
 
 /// Writes every output of a finished run into `dir` (replacing it). Returns the card.
@@ -64,10 +105,7 @@ pub fn write(outcome: &Outcome, dir: &Path) -> Result<ModelCard, OutputError> {
     let onnx_sha256 = hex::encode(Sha256::digest(&outcome.onnx));
     let card = card::card(outcome, &onnx_sha256);
 
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = parent_of(dir);
     std::fs::create_dir_all(parent).map_err(io_error(parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".velocast-trainer-")
@@ -133,11 +171,23 @@ pub fn write(outcome: &Outcome, dir: &Path) -> Result<ModelCard, OutputError> {
     );
     write_file(stage, &artifacts.holdout_chart, svg.as_bytes())?;
 
-    // Swap the staged directory into place.
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
-    }
+    // Swap the staged directory into place: the old one is moved aside first and removed only
+    // once the new one is in, so a failure here leaves the old outputs where they were.
     let staged = staging.keep();
-    std::fs::rename(&staged, dir).map_err(io_error(dir))?;
+    let previous = parent.join(format!(".velocast-trainer-previous-{}", std::process::id()));
+    let had_previous = dir.exists();
+    if had_previous {
+        std::fs::rename(dir, &previous).map_err(io_error(dir))?;
+    }
+    if let Err(error) = std::fs::rename(&staged, dir) {
+        if had_previous {
+            // Put the old outputs back; the new ones stay in the staging directory.
+            let _restored = std::fs::rename(&previous, dir);
+        }
+        return Err(io_error(dir)(error));
+    }
+    if had_previous {
+        std::fs::remove_dir_all(&previous).map_err(io_error(&previous))?;
+    }
     Ok(card)
 }

@@ -38,7 +38,7 @@ pub enum TrainError {
     Folds(#[from] FoldError),
     #[error("no candidate could be trained: every trial failed")]
     NoCandidate,
-    #[error("final fit of `{name}` failed: {source}")]
+    #[error("final fit of `{name}` failed")]
     Fit {
         name: String,
         #[source]

@@ -7,14 +7,13 @@
 //! moves if asked, and the run is closed. The token comes from `VELOCAST_TOKEN` or the file
 //! `VELOCAST_TOKEN_FILE` names, never from a flag.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context as _;
 use secrecy::SecretString;
 use tracing::{info, warn};
 use velocast_registry_api::{
-    CreateModel, CreateRun, EndStatus, Lineage, NewMetric, NewVersionMetadata, VersionView,
+    CreateModel, CreateRun, EndStatus, Lineage, NewMetric, NewVersionMetadata, Tags, VersionView,
 };
 use velocast_registry_client::{RegistryClient, Upload};
 
@@ -54,19 +53,17 @@ impl LiveRun {
             .build()
             .context("starting the registry client runtime")?;
         let client = RegistryClient::new(&target.url, token)?;
+        let mut params = json_object(config, "the configuration")?;
+        params.insert("config_hash".to_owned(), config.hash().into());
         let run = runtime
             .block_on(async {
                 client
                     .ensure_model(&CreateModel {
                         name: target.model.clone(),
                         description: "Hourly bike-share demand (UCI Bike Sharing)".to_owned(),
-                        tags: BTreeMap::new(),
+                        tags: Tags::default(),
                     })
                     .await?;
-                let mut params = serde_json::to_value(config).unwrap_or_default();
-                if let Some(object) = params.as_object_mut() {
-                    object.insert("config_hash".to_owned(), config.hash().into());
-                }
                 client
                     .create_run(&CreateRun {
                         id: None,
@@ -213,12 +210,12 @@ impl LiveRun {
             artifact_sha256: String::new(),
             profile_sha256: None,
             run_id: Some(self.run_id.clone()),
-            signature: serde_json::to_value(&core.signature).unwrap_or_default(),
+            signature: json_object(&core.signature, "the signature")?,
             metrics: final_metrics
                 .iter()
                 .map(|(k, v)| ((*k).replace('.', "_"), *v))
                 .collect(),
-            params: serde_json::to_value(&core.model.specs).unwrap_or_default(),
+            params: json_object(&core.model.specs, "the model parameters")?,
             tags: [
                 ("chosen".to_owned(), core.model.chosen.clone()),
                 (
@@ -241,7 +238,7 @@ impl LiveRun {
                 git_commit: core.trainer.git_commit.clone(),
                 trainer_version: core.trainer.version.clone(),
             },
-            card: Some(serde_json::to_value(card).unwrap_or_default()),
+            card: Some(json_object(card, "the model card")?),
         };
         let version = self
             .client
@@ -272,5 +269,16 @@ impl LiveRun {
             info!(alias = %alias, version = version.version, "alias moved");
         }
         Ok(version)
+    }
+}
+
+/// `value` as a JSON object: what the registry stores for signatures, parameters and cards.
+fn json_object<T: serde::Serialize>(
+    value: &T,
+    what: &str,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(value).with_context(|| format!("serializing {what}"))? {
+        serde_json::Value::Object(map) => Ok(map),
+        other => anyhow::bail!("{what} serializes to {other}, not a JSON object"),
     }
 }

@@ -263,8 +263,31 @@ fn a_hard_quality_violation_stops_training_and_keeps_the_report() {
         error.contains("data quality check failed") && error.contains("hum"),
         "{error}"
     );
-    assert!(out.join("quality_report.json").exists());
-    assert!(!out.join("model.onnx").exists());
+    // The report goes beside the output directory, which is left as it was (absent here).
+    assert!(dir.path().join("model.quality_report.json").exists());
+    assert!(!out.exists(), "a failed run created {}", out.display());
+}
+
+#[test]
+fn an_unwritable_output_is_found_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let mut config = small_config(&file.join("model"));
+    // The data is missing too: the output problem must be the one reported, because it is
+    // checked first.
+    config.data.path = dir.path().join("missing.csv");
+    let error = format!("{:#}", train(&config, &Progress::hidden()).unwrap_err());
+    assert!(
+        error.contains("output directory") && error.contains("a-file"),
+        "{error}"
+    );
+    let mut config = small_config(&file);
+    config.data.path = dir.path().join("missing.csv");
+    let error = format!("{:#}", train(&config, &Progress::hidden()).unwrap_err());
+    // Each cause once: the message used to repeat its source ("…: Is a directory: Is a
+    // directory").
+    assert_eq!(error.matches("not a directory").count(), 1, "{error}");
 }
 
 fn trainer() -> Command {
