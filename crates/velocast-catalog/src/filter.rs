@@ -23,7 +23,8 @@ impl FromStr for TagFilter {
         // (1–128 characters, not starting with a space) ends at the first `:`; commas separate
         // conditions, so neither part holds one.
         let valid = |key: &str, value: &str| {
-            key.chars().next().is_some_and(|c| !c.is_whitespace())
+            !text.contains('\0')
+                && key.chars().next().is_some_and(|c| !c.is_whitespace())
                 && key.chars().count() <= 128
                 && value.chars().count() <= 256
                 && !value.contains(',')

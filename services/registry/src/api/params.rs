@@ -67,7 +67,7 @@ pub struct RunPath {
 #[serde(deny_unknown_fields)]
 pub struct ModelQuery {
     /// Only models with this tag, as `key:value`.
-    #[param(pattern = r"^[^:,\s][^:,]{0,127}:[^,]{0,256}$")]
+    #[param(pattern = r"^[^:,\s\u0000][^:,\u0000]{0,127}:[^,\u0000]{0,256}$")]
     pub tag: Option<String>,
 }
 
@@ -77,7 +77,9 @@ pub struct ModelQuery {
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// Comma-separated `key:value` tags, all required.
-    #[param(pattern = r"^[^:,\s][^:,]{0,127}:[^,]{0,256}(,[^:,\s][^:,]{0,127}:[^,]{0,256})*$")]
+    #[param(
+        pattern = r"^[^:,\s\u0000][^:,\u0000]{0,127}:[^,\u0000]{0,256}(,[^:,\s\u0000][^:,\u0000]{0,127}:[^,\u0000]{0,256})*$"
+    )]
     pub tag: Option<String>,
     /// Comma-separated metric conditions such as `holdout_mae<40,holdout_r2>=0.9`.
     #[param(
@@ -95,8 +97,11 @@ pub struct VersionQuery {
 #[serde(deny_unknown_fields)]
 pub struct DeleteAliasQuery {
     /// Why: recorded in the audit log.
-    #[param(min_length = 1, max_length = 1024)]
-    #[validate(length(min = 1, max = 1024))]
+    #[param(min_length = 1, max_length = 1024, pattern = "^[^\\u0000]*$")]
+    #[validate(
+        length(min = 1, max = 1024),
+        custom(function = "velocast_registry_api::no_nul")
+    )]
     pub reason: String,
 }
 
