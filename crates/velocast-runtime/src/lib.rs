@@ -134,7 +134,13 @@ impl TreeSession {
             .session
             .run(ort::inputs![input])
             .map_err(|e| RuntimeError::Inference(e.to_string()))?;
-        let (_, values) = outputs[0]
+        // A model without outputs is refused with an error, never a panic (this runs on the
+        // gateway's request path).
+        let first = outputs
+            .values()
+            .next()
+            .ok_or_else(|| RuntimeError::Inference("the model has no outputs".to_owned()))?;
+        let (_, values) = first
             .try_extract_tensor::<f32>()
             .map_err(|e| RuntimeError::Inference(e.to_string()))?;
         Ok(values.to_vec())
