@@ -6,7 +6,7 @@ mod quality;
 mod record;
 mod table;
 
-pub use load::{COLUMNS, Dataset, Fingerprint, LoadError, load, parse};
+pub use load::{COLUMNS, Dataset, DroppedRow, Fingerprint, LoadError, load, parse};
 pub use quality::{
     ColumnReport, FeatureColumns, Gap, LeakageReport, QualityReport, SequenceReport, Severity,
     TARGET_COLUMNS, TargetReport, Violation, assess,

@@ -1,5 +1,6 @@
 //! Loading `hour.csv` (or any file of the same schema) with errors that say where and why.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -88,10 +89,22 @@ pub struct Fingerprint {
     pub last: Option<NaiveDateTime>,
 }
 
-/// A loaded file: its rows in file order and its fingerprint.
+/// A row dropped because an earlier row says exactly the same (apart from the running
+/// `instant` index): it adds nothing but weight to one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedRow {
+    pub line: u64,
+    pub same_as_line: u64,
+}
+
+/// A loaded file: its rows in file order (exact duplicates dropped), the file line of each,
+/// and its fingerprint.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub records: Vec<HourRecord>,
+    /// `lines[i]` is the file line `records[i]` came from (the header is line 1).
+    pub lines: Vec<u64>,
+    pub dropped_duplicates: Vec<DroppedRow>,
     pub fingerprint: Fingerprint,
 }
 
@@ -141,6 +154,11 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
     })?;
 
     let mut records = Vec::with_capacity(text.len() / 64);
+    let mut lines = Vec::with_capacity(text.len() / 64);
+    let mut dropped_duplicates = Vec::new();
+    // Rows kept so far, by hour: an exact repeat of one is dropped; a different row for the same
+    // hour stays, for the quality report to refuse naming both lines.
+    let mut by_hour: HashMap<NaiveDateTime, Vec<usize>> = HashMap::new();
     for row in reader.records() {
         let row = row.map_err(|source| LoadError::Csv {
             path: path.to_owned(),
@@ -162,7 +180,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
             row: &row,
             positions: &positions,
         };
-        records.push(cells.record()?);
+        let record = cells.record()?;
+        let same_hour = by_hour.entry(record.timestamp()).or_default();
+        if let Some(&earlier) = same_hour
+            .iter()
+            .find(|&&i| same_apart_from_instant(&records[i], &record))
+        {
+            dropped_duplicates.push(DroppedRow {
+                line,
+                same_as_line: lines[earlier],
+            });
+            continue;
+        }
+        same_hour.push(records.len());
+        records.push(record);
+        lines.push(line);
     }
 
     let sha256 = hex::encode(Sha256::digest(bytes));
@@ -176,7 +208,20 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, LoadError> {
             last,
         },
         records,
+        lines,
+        dropped_duplicates,
     })
+}
+
+/// Whether two rows say the same thing; `instant` is a running index, not data.
+fn same_apart_from_instant(a: &HourRecord, b: &HourRecord) -> bool {
+    HourRecord {
+        instant: None,
+        ..a.clone()
+    } == HourRecord {
+        instant: None,
+        ..b.clone()
+    }
 }
 
 /// Where each of [`COLUMNS`] is in the file: columns are matched by header name, so a file

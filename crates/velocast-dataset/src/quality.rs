@@ -46,6 +46,8 @@ pub struct ColumnReport {
     pub name: &'static str,
     pub kind: &'static str,
     pub missing: usize,
+    /// File lines of the first missing values (at most [`LINES_SHOWN`]).
+    pub missing_lines: Vec<u64>,
     pub min: Option<f64>,
     pub max: Option<f64>,
     /// Values outside the column's documented domain.
@@ -60,10 +62,26 @@ pub struct Gap {
     pub missing_hours: i64,
 }
 
+/// How many file lines a finding lists before it only counts.
+pub const LINES_SHOWN: usize = 10;
+
+/// An hour that appears on more than one line with different values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictingHour {
+    pub hour: NaiveDateTime,
+    pub lines: Vec<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SequenceReport {
+    /// Hours that appear on several lines with different values (training stops).
     pub duplicate_timestamps: usize,
+    /// The first [`LINES_SHOWN`] of them, in hour order, with their lines.
+    pub conflicting_hours: Vec<ConflictingHour>,
+    /// Rows that repeated an earlier row exactly and were dropped when loading.
     pub duplicate_rows: usize,
+    /// The first [`LINES_SHOWN`] dropped rows and the line each repeated.
+    pub dropped_rows: Vec<crate::DroppedRow>,
     pub missing_hours: i64,
     pub gap_count: usize,
     pub longest_gap_hours: i64,
@@ -223,7 +241,7 @@ fn derived_from_date(record: &HourRecord, calendar: &Calendar, column: &str) -> 
 pub fn assess(dataset: &Dataset, candidate: &FeatureColumns) -> QualityReport {
     let records = &dataset.records;
     let mut violations = Vec::new();
-    let columns = column_reports(records);
+    let columns = column_reports(records, &dataset.lines);
     for column in &columns {
         let required = is_required(column.name);
         if column.missing > 0 {
@@ -235,8 +253,10 @@ pub fn assess(dataset: &Dataset, candidate: &FeatureColumns) -> QualityReport {
                 },
                 check: "missing_values",
                 message: format!(
-                    "column `{}` has {} missing values",
-                    column.name, column.missing
+                    "column `{}` has {} missing values ({})",
+                    column.name,
+                    column.missing,
+                    lines_text(&column.missing_lines, column.missing)
                 ),
             });
         }
@@ -262,14 +282,46 @@ pub fn assess(dataset: &Dataset, candidate: &FeatureColumns) -> QualityReport {
         }
     }
 
-    let sequence = sequence_report(records);
-    if sequence.duplicate_timestamps > 0 {
+    let sequence = sequence_report(dataset);
+    for conflict in &sequence.conflicting_hours {
         violations.push(Violation {
             severity: Severity::Hard,
             check: "duplicate_timestamps",
             message: format!(
-                "{} hours appear more than once ({} fully identical rows)",
-                sequence.duplicate_timestamps, sequence.duplicate_rows
+                "hour {} appears with different values on lines {}",
+                conflict.hour,
+                join_lines(&conflict.lines)
+            ),
+        });
+    }
+    if sequence.duplicate_timestamps > sequence.conflicting_hours.len() {
+        violations.push(Violation {
+            severity: Severity::Hard,
+            check: "duplicate_timestamps",
+            message: format!(
+                "{} more hours appear with different values on several lines",
+                sequence.duplicate_timestamps - sequence.conflicting_hours.len()
+            ),
+        });
+    }
+    if sequence.duplicate_rows > 0 {
+        let shown: Vec<String> = sequence
+            .dropped_rows
+            .iter()
+            .map(|d| format!("line {} repeats line {}", d.line, d.same_as_line))
+            .collect();
+        violations.push(Violation {
+            severity: Severity::Soft,
+            check: "duplicate_rows",
+            message: format!(
+                "{} rows repeated an earlier row exactly and were dropped ({}{})",
+                sequence.duplicate_rows,
+                shown.join(", "),
+                if sequence.duplicate_rows > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
             ),
         });
     }
@@ -365,7 +417,21 @@ pub fn assess(dataset: &Dataset, candidate: &FeatureColumns) -> QualityReport {
     }
 }
 
-fn column_reports(records: &[HourRecord]) -> Vec<ColumnReport> {
+fn join_lines(lines: &[u64]) -> String {
+    let text: Vec<String> = lines.iter().map(u64::to_string).collect();
+    text.join(", ")
+}
+
+/// `line 3` / `lines 3, 9, …` for a finding seen `count` times.
+fn lines_text(lines: &[u64], count: usize) -> String {
+    let more = if count > lines.len() { ", …" } else { "" };
+    match lines {
+        [one] if count == 1 => format!("line {one}"),
+        _ => format!("lines {}{more}", join_lines(lines)),
+    }
+}
+
+fn column_reports(records: &[HourRecord], lines: &[u64]) -> Vec<ColumnReport> {
     let calendars: Vec<Calendar> = records
         .iter()
         .map(|r| Calendar::new(r.timestamp(), r.holiday == Some(1)))
@@ -380,14 +446,18 @@ fn column_reports(records: &[HourRecord]) -> Vec<ColumnReport> {
                 name,
                 kind: if integer { "integer" } else { "number" },
                 missing: 0,
+                missing_lines: Vec::new(),
                 min: None,
                 max: None,
                 out_of_range: 0,
                 inconsistent_with_date: 0,
             };
-            for (record, calendar) in records.iter().zip(&calendars) {
+            for ((record, calendar), line) in records.iter().zip(&calendars).zip(lines) {
                 let Some(value) = value_of(record, name) else {
                     report.missing += 1;
+                    if report.missing_lines.len() < LINES_SHOWN {
+                        report.missing_lines.push(*line);
+                    }
                     continue;
                 };
                 report.min = Some(report.min.map_or(value, |m: f64| m.min(value)));
@@ -406,36 +476,31 @@ fn column_reports(records: &[HourRecord]) -> Vec<ColumnReport> {
         .collect()
 }
 
-fn sequence_report(records: &[HourRecord]) -> SequenceReport {
+fn sequence_report(dataset: &Dataset) -> SequenceReport {
+    let records = &dataset.records;
     let mut out_of_order_rows = 0;
     for pair in records.windows(2) {
         if pair[1].timestamp() < pair[0].timestamp() {
             out_of_order_rows += 1;
         }
     }
-    let mut seen: HashMap<NaiveDateTime, Vec<&HourRecord>> = HashMap::new();
-    for record in records {
-        seen.entry(record.timestamp()).or_default().push(record);
+    // Exact repeats were dropped when loading: any hour still on several lines has conflicting
+    // values.
+    let mut seen: HashMap<NaiveDateTime, Vec<u64>> = HashMap::new();
+    for (record, line) in records.iter().zip(&dataset.lines) {
+        seen.entry(record.timestamp()).or_default().push(*line);
     }
-    let mut duplicate_timestamps = 0;
-    let mut duplicate_rows = 0;
-    for rows in seen.values().filter(|rows| rows.len() > 1) {
-        duplicate_timestamps += 1;
-        // Identical apart from the running index.
-        let first = HourRecord {
-            instant: None,
-            ..rows[0].clone()
-        };
-        duplicate_rows += rows[1..]
-            .iter()
-            .filter(|r| {
-                HourRecord {
-                    instant: None,
-                    ..(**r).clone()
-                } == first
-            })
-            .count();
-    }
+    let mut conflicting_hours: Vec<ConflictingHour> = seen
+        .iter()
+        .filter(|(_, lines)| lines.len() > 1)
+        .map(|(hour, lines)| ConflictingHour {
+            hour: *hour,
+            lines: lines.clone(),
+        })
+        .collect();
+    let duplicate_timestamps = conflicting_hours.len();
+    conflicting_hours.sort_by_key(|c| c.hour);
+    conflicting_hours.truncate(LINES_SHOWN);
     let mut hours: Vec<NaiveDateTime> = seen.into_keys().collect();
     hours.sort_unstable();
     let mut gaps: Vec<Gap> = hours
@@ -458,7 +523,14 @@ fn sequence_report(records: &[HourRecord]) -> SequenceReport {
     gaps.truncate(10);
     SequenceReport {
         duplicate_timestamps,
-        duplicate_rows,
+        conflicting_hours,
+        duplicate_rows: dataset.dropped_duplicates.len(),
+        dropped_rows: dataset
+            .dropped_duplicates
+            .iter()
+            .take(LINES_SHOWN)
+            .cloned()
+            .collect(),
         missing_hours,
         gap_count,
         longest_gap_hours: gaps.first().map_or(0, |g| g.missing_hours),

@@ -56,6 +56,18 @@ fn missing_target_is_hard_missing_part_is_soft() {
     assert_eq!(checks(&report, Severity::Soft), vec!["missing_values"]);
     let cnt = report.columns.iter().find(|c| c.name == "cnt").unwrap();
     assert_eq!(cnt.missing, 1);
+    // The row of hour 1 is line 3 (the header is line 1).
+    assert_eq!(cnt.missing_lines, vec![3]);
+    let message = &report
+        .violations
+        .iter()
+        .find(|v| v.severity == Severity::Hard)
+        .unwrap()
+        .message;
+    assert!(
+        message.contains("`cnt`") && message.contains("line 3"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -80,18 +92,53 @@ fn weekday_that_disagrees_with_the_date_is_hard() {
 }
 
 #[test]
-fn duplicate_hours_are_hard_and_gaps_soft() {
+fn exact_duplicates_are_dropped_and_reported_gaps_soft() {
     let mut rows = rows();
+    // Line 6 repeats line 5 (hour 3) apart from its running index.
     rows.push(rows[3].replace("4,2011", "5,2011"));
     rows.push(rows[0].replace("1,2011-01-01,1,0,1,0,", "9,2011-01-01,1,0,1,9,"));
+    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let dataset = parse(Path::new("synthetic.csv"), text.as_bytes()).unwrap();
+    assert_eq!(dataset.records.len(), 5, "the repeat is dropped");
+    let report = assess(&dataset, &FeatureColumns::of_records(&dataset.records));
+    assert!(report.passed, "{:?}", report.violations);
+    assert_eq!(report.sequence.duplicate_rows, 1);
+    assert_eq!(report.sequence.duplicate_timestamps, 0);
+    assert_eq!(report.sequence.missing_hours, 5);
+    assert_eq!(
+        checks(&report, Severity::Soft),
+        vec!["duplicate_rows", "hourly_gaps"]
+    );
+    let message = &report
+        .violations
+        .iter()
+        .find(|v| v.check == "duplicate_rows")
+        .unwrap()
+        .message;
+    assert!(message.contains("line 6 repeats line 5"), "{message}");
+}
+
+#[test]
+fn an_hour_with_two_different_rows_is_refused_naming_both_lines() {
+    let mut rows = rows();
+    // Hour 3 again (line 6), with another count.
+    rows.push(
+        rows[3]
+            .replace("4,2011", "5,2011")
+            .replace(",13,16", ",13,99"),
+    );
     let report = report(&rows);
+    assert!(!report.passed);
     assert_eq!(
         checks(&report, Severity::Hard),
         vec!["duplicate_timestamps"]
     );
-    assert_eq!(report.sequence.duplicate_rows, 1);
-    assert_eq!(report.sequence.missing_hours, 5);
-    assert_eq!(checks(&report, Severity::Soft), vec!["hourly_gaps"]);
+    assert_eq!(report.sequence.conflicting_hours[0].lines, vec![5, 6]);
+    let message = &report.violations[0].message;
+    assert!(
+        message.contains("2011-01-01 03:00:00") && message.contains("lines 5, 6"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -97,7 +97,13 @@ pub fn read(bytes: &[u8]) -> Result<ModelInfo, ReadError> {
             .strip_prefix("trees_")
             .unwrap_or(&node.name)
             .to_owned();
-        let score = node.output.first().cloned().unwrap_or_default();
+        let first_output = |node: &NodeProto| {
+            node.output
+                .first()
+                .cloned()
+                .ok_or_else(|| ReadError::Shape(format!("node `{}` has no output", node.name)))
+        };
+        let score = first_output(node)?;
         // Follow the chain: [Exp [Sub one]] [Mul weight].
         let mut link = Link::Identity;
         let mut current = score;
@@ -105,13 +111,13 @@ pub fn read(bytes: &[u8]) -> Result<ModelInfo, ReadError> {
             && next.op_type == "Exp"
         {
             link = Link::Log;
-            current = next.output.first().cloned().unwrap_or_default();
+            current = first_output(next)?;
             if let [sub] = consumers(&current).as_slice()
                 && sub.op_type == "Sub"
                 && sub.input.get(1).and_then(|i| scalars.get(i.as_str())) == Some(&1.0)
             {
                 link = Link::Log1p;
-                current = sub.output.first().cloned().unwrap_or_default();
+                current = first_output(sub)?;
             }
         }
         let mut weight = 1.0;

@@ -20,6 +20,15 @@ use velocast_registry_api::{
 pub const TOKEN_ENV: &str = "VELOCAST_TOKEN";
 pub const TOKEN_FILE_ENV: &str = "VELOCAST_TOKEN_FILE";
 
+/// The one error body every Velocast service answers with.
+#[derive(Debug, serde::Deserialize)]
+struct ErrorBody {
+    error: String,
+    error_type: String,
+    #[serde(default)]
+    field: Option<String>,
+}
+
 #[derive(Debug, Error)]
 pub enum ClientError {
     #[error("no token: set {TOKEN_ENV} or {TOKEN_FILE_ENV}")]
@@ -42,6 +51,12 @@ pub enum ClientError {
     },
     #[error("downloaded bytes hash to {actual}, expected {expected}")]
     Corrupt { expected: String, actual: String },
+    /// The registry answered something this client cannot use (an error without the JSON
+    /// error body, a download without its digest header).
+    #[error("unexpected answer from the registry: {0}")]
+    Protocol(String),
+    #[error("cannot encode the request: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl ClientError {
@@ -132,14 +147,21 @@ impl RegistryClient {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-        Err(ClientError::Api {
-            status,
-            error_type: text("error_type").unwrap_or_else(|| "unknown".to_owned()),
-            message: text("error").unwrap_or_default(),
-            field: text("field"),
-        })
+        let raw = response.bytes().await?;
+        // Every Velocast error is the one JSON body; anything else (a proxy's HTML page, say) is
+        // reported as what it is rather than as an empty error.
+        match serde_json::from_slice::<ErrorBody>(&raw) {
+            Ok(body) => Err(ClientError::Api {
+                status,
+                error_type: body.error_type,
+                message: body.error,
+                field: body.field,
+            }),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "status {status} with a body that is not the error JSON: {}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            ))),
+        }
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(
@@ -209,12 +231,8 @@ impl RegistryClient {
     ) -> Result<VersionView, ClientError> {
         metadata.artifact_sha256 = sha256_hex(upload.artifact);
         metadata.profile_sha256 = upload.profile.map(sha256_hex);
-        self.upload_raw(
-            model,
-            &serde_json::to_vec(&metadata).unwrap_or_default(),
-            upload,
-        )
-        .await
+        self.upload_raw(model, &serde_json::to_vec(&metadata)?, upload)
+            .await
     }
 
     /// Uploads exactly what it is given (tests use it to send wrong digests).
@@ -288,7 +306,9 @@ impl RegistryClient {
             .headers()
             .get("x-velocast-sha256")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
+            .ok_or_else(|| {
+                ClientError::Protocol("the download has no x-velocast-sha256 header".into())
+            })?
             .to_owned();
         let bytes = response.bytes().await?.to_vec();
         let actual = sha256_hex(&bytes);

@@ -158,6 +158,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
+                // A run with no metrics and no versions has no entry: empty is its true state.
                 let (metrics, versions) = by_run.remove(&id).unwrap_or_default();
                 run_record(row, metrics, versions)
             })

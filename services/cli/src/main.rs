@@ -99,7 +99,11 @@ fn main() -> ExitCode {
                 query.push(("tag", tag.as_str()));
             }
             let versions = client.list_versions(&model, &query).await?;
-            let aliases = client.get_model(&model).await?.aliases.unwrap_or_default();
+            let aliases = client.get_model(&model).await?.aliases.ok_or_else(|| {
+                velocast_registry_client::ClientError::Protocol(
+                    "the registry did not list the model's aliases".into(),
+                )
+            })?;
             registry::print_versions(&versions, &aliases);
             Ok(())
         }),

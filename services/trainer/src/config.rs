@@ -196,13 +196,22 @@ impl Default for DataConfig {
     }
 }
 
+/// 2012-09-01 00:00, the start of the temporal holdout (DESIGN decision 3).
+#[expect(
+    clippy::expect_used,
+    reason = "2012-09-01 00:00:00 is a valid date and time"
+)]
+fn holdout_start() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
+}
+
 impl Default for SplitConfig {
     fn default() -> Self {
         SplitConfig {
             kind: SplitKind::Temporal,
-            holdout_start: chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .unwrap_or_default(),
+            holdout_start: holdout_start(),
             random_test_fraction: 0.2,
             random_seed: 2013,
         }
@@ -418,7 +427,13 @@ impl TrainerConfig {
         canonical.output = OutputConfig::default();
         canonical.runtime.onnxruntime_path = None;
         canonical.data.path = PathBuf::new();
-        let json = serde_json::to_vec(&canonical).unwrap_or_default();
+        // The config is plain data with string keys: it always serializes. A hash of empty bytes
+        // would give every config the same identity.
+        #[expect(
+            clippy::expect_used,
+            reason = "the config is plain data and always serializes"
+        )]
+        let json = serde_json::to_vec(&canonical).expect("the configuration serializes");
         hex::encode(Sha256::digest(json))
     }
 }

@@ -24,6 +24,11 @@ fn sampler_name(sampler: Sampler) -> &'static str {
     }
 }
 
+#[expect(clippy::expect_used, reason = "a serde_json::Value always serializes")]
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).expect("a JSON value serializes")
+}
+
 fn link_name(link: Link) -> &'static str {
     match link {
         Link::Identity => "identity",
@@ -131,11 +136,7 @@ pub fn render(card: &ModelCard) -> String {
         );
     }
     for (name, spec) in &core.model.specs {
-        let _ = writeln!(
-            md,
-            "\n`{name}`:\n\n```json\n{}\n```",
-            serde_json::to_string_pretty(spec).unwrap_or_default()
-        );
+        let _ = writeln!(md, "\n`{name}`:\n\n```json\n{}\n```", pretty(spec));
     }
 
     let _ = writeln!(md, "\n## Search\n");
@@ -162,8 +163,12 @@ pub fn render(card: &ModelCard) -> String {
         "- file sha256 `{}`, {} rows, {} to {}\n- quality: {} ({} hard, {} soft findings)",
         core.data.sha256,
         core.data.rows,
-        core.data.first.map(|t| t.to_string()).unwrap_or_default(),
-        core.data.last.map(|t| t.to_string()).unwrap_or_default(),
+        core.data
+            .first
+            .map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
+        core.data
+            .last
+            .map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
         if card.quality.passed {
             "passed"
         } else {

@@ -46,6 +46,8 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("ONNX Runtime returned {served} predictions for {native} holdout rows")]
+    ParityRows { served: usize, native: usize },
     #[error(
         "ONNX Runtime does not reproduce the model: max |onnx - native| = {max_abs_error} at holdout row {row} (native {native}), allowed {allowed}"
     )]
@@ -513,6 +515,15 @@ fn refit(
         .collect()
 }
 
+/// The signature as the JSON the ONNX metadata carries.
+#[expect(
+    clippy::expect_used,
+    reason = "the signature is plain data and always serializes"
+)]
+fn signature_json(signature: &Signature) -> String {
+    serde_json::to_string(signature).expect("the signature serializes")
+}
+
 fn export_options(
     config: &TrainerConfig,
     dataset: &Dataset,
@@ -528,10 +539,7 @@ fn export_options(
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: "Hourly bike-share demand (count) from velocast-features v1 inputs.".into(),
         metadata: vec![
-            (
-                keys::SIGNATURE.into(),
-                serde_json::to_string(signature).unwrap_or_default(),
-            ),
+            (keys::SIGNATURE.into(), signature_json(signature)),
             (keys::SIGNATURE_HASH.into(), signature.hash.clone()),
             (keys::CARD_DIGEST.into(), digest.to_owned()),
             (keys::CONFIG_HASH.into(), config.hash()),
@@ -562,12 +570,18 @@ fn parity(
         }
     }
     let tolerance = config.runtime.parity_tolerance;
-    if served.len() != native.len() || worst.1 > tolerance {
+    if served.len() != native.len() {
+        return Err(TrainError::ParityRows {
+            served: served.len(),
+            native: native.len(),
+        });
+    }
+    if worst.1 > tolerance {
         let row = worst.2;
         return Err(TrainError::Parity {
             max_abs_error: worst.0,
             row,
-            native: native.get(row).copied().unwrap_or(f64::NAN),
+            native: native[row],
             allowed: tolerance * native.get(row).map_or(1.0, |v| v.abs().max(1.0)),
         });
     }

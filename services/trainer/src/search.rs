@@ -319,16 +319,25 @@ impl Dimension {
     }
 
     /// Where a trial's parameters sit on this dimension.
+    #[expect(
+        clippy::expect_used,
+        reason = "trial parameters are drawn from the configured, non-empty lists"
+    )]
     fn coordinate(self, params: &GbdtParams, config: &SearchConfig) -> Coordinate {
-        let index_of =
-            |list: &[usize], value: usize| list.iter().position(|v| *v == value).unwrap_or(0);
+        // Every trial's parameters were drawn from these lists (validated non-empty), so the
+        // value is always found; position 0 would silently mislabel a trial.
+        let index_of = |list: &[usize], value: usize| {
+            list.iter()
+                .position(|v| *v == value)
+                .expect("a sampled value is in its list")
+        };
         match self {
             Dimension::Objective => Coordinate::Choice(
                 config
                     .objectives
                     .iter()
                     .position(|o| *o == params.objective)
-                    .unwrap_or(0),
+                    .expect("a sampled objective is in the configured list"),
             ),
             Dimension::MaxDepth => {
                 Coordinate::Choice(index_of(&config.space.max_depth, params.max_depth))
@@ -374,6 +383,10 @@ fn from_unit(range: Range, unit: f64) -> f64 {
     }
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "choice coordinates index the configured lists, which validation keeps non-empty"
+)]
 fn params_of(coordinates: &[Coordinate], config: &SearchConfig) -> GbdtParams {
     let unit = |i: usize| match coordinates[i] {
         Coordinate::Unit(u) => u,
@@ -394,11 +407,15 @@ fn params_of(coordinates: &[Coordinate], config: &SearchConfig) -> GbdtParams {
             .objectives
             .get(choice(0))
             .copied()
-            .unwrap_or(Objective::Poisson),
+            .expect("a choice indexes its non-empty list"),
         learning_rate: value(1),
         rounds: value(2).round().max(1.0) as usize,
         max_leaves: value(3).round().max(2.0) as usize,
-        max_depth: space.max_depth.get(choice(4)).copied().unwrap_or(0),
+        max_depth: space
+            .max_depth
+            .get(choice(4))
+            .copied()
+            .expect("a choice indexes its non-empty list"),
         min_data_in_leaf: value(5).round().max(1.0) as usize,
         lambda_l2: value(6),
         feature_fraction: value(7),

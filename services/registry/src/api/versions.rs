@@ -107,7 +107,17 @@ async fn read_upload(
     };
     let (mut metadata, mut artifact, mut profile) = (None, None, None);
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
+        let name = field
+            .name()
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_part",
+                    "a part has no name: expected metadata, artifact, profile",
+                )
+                .with_field("body")
+            })?
+            .to_owned();
         let limit = match name.as_str() {
             "metadata" => max_json_bytes,
             "artifact" | "profile" => max_part_bytes,
