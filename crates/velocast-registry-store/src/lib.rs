@@ -41,8 +41,8 @@ pub use blobs::{BlobFuture, BlobStore, DatabaseBlobs};
 pub use error::StoreError;
 pub use events::{CHANNEL, WatchEvent};
 pub use records::{
-    AliasMove, AliasRecord, Document, Metric, ModelRecord, NewVersion, RunRecord, RunStatus, Tags,
-    VersionMetadata, VersionRecord,
+    AliasMove, AliasRecord, Document, Lineage, Metric, ModelRecord, NewVersion, RunRecord,
+    RunStatus, Tags, VersionMetadata, VersionRecord,
 };
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -30,6 +30,20 @@ pub struct ModelRecord {
 
 /// What describes a version, as the trainer uploads it. Tags and metrics are typed (search
 /// filters on them, in SQL); the documents other components own stay JSON objects.
+/// Where a version came from: the exact data, configuration, code and trainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// sha256 of the training data file.
+    pub dataset_sha256: String,
+    pub dataset_rows: u64,
+    /// First and last timestamp in the data (ISO 8601).
+    pub dataset_first: String,
+    pub dataset_last: String,
+    pub config_hash: String,
+    pub git_commit: String,
+    pub trainer_version: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VersionMetadata {
@@ -44,10 +58,9 @@ pub struct VersionMetadata {
     #[serde(default)]
     pub tags: Tags,
     /// Where the version came from (data, config, commit, trainer).
-    #[serde(default)]
-    pub lineage: Document,
-    /// The model card.
-    #[serde(default)]
+    pub lineage: Lineage,
+    /// The model card (absent from the JSON when there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<Document>,
 }
 

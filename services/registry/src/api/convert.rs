@@ -27,14 +27,13 @@ pub fn version(record: VersionRecord, with_card: bool) -> Result<VersionView, se
     if !with_card {
         stored.card = None;
     }
-    let serde_json::Value::Object(mut metadata) = serde_json::to_value(&stored)? else {
+    // The card is left out before serializing (its field is skipped when `None`), which spares
+    // lists from encoding every card.
+    let serde_json::Value::Object(metadata) = serde_json::to_value(&stored)? else {
         return Err(serde::ser::Error::custom(
             "version metadata is not an object",
         ));
     };
-    if !with_card {
-        metadata.remove("card");
-    }
     Ok(VersionView {
         model: record.model.to_string(),
         version: record.version.get(),
@@ -48,6 +47,19 @@ pub fn version(record: VersionRecord, with_card: bool) -> Result<VersionView, se
         created_by: record.created_by,
         created_at_ms: record.created_at_ms,
     })
+}
+
+/// The validated wire lineage as the store keeps it.
+pub fn lineage(wire: velocast_registry_api::Lineage) -> velocast_registry_store::Lineage {
+    velocast_registry_store::Lineage {
+        dataset_sha256: wire.dataset_sha256,
+        dataset_rows: wire.dataset_rows,
+        dataset_first: wire.dataset_first,
+        dataset_last: wire.dataset_last,
+        config_hash: wire.config_hash,
+        git_commit: wire.git_commit,
+        trainer_version: wire.trainer_version,
+    }
 }
 
 pub fn alias(record: AliasRecord) -> AliasView {

@@ -234,12 +234,7 @@ pub async fn create(
             .with_field(error.field())
         })?;
     let metadata = VersionMetadata {
-        lineage: match serde_json::to_value(&request.lineage)? {
-            serde_json::Value::Object(map) => map,
-            other => {
-                return Err(ApiError::internal(&format!("lineage serialized as {other}")).into());
-            }
-        },
+        lineage: convert::lineage(request.lineage),
         signature: request.signature,
         metrics: request.metrics,
         params: request.params,
