@@ -26,7 +26,8 @@ if [ ! -x "$VENV/bin/mlflow" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "mlflow==3.*" psycopg2-binary
 fi
-cargo build --release --locked -p velocast-registry -p velocast-cli --example registry_load
+# `--bins` too: naming an example alone builds only the example.
+cargo build --release --locked -p velocast-registry -p velocast-cli --bins --example registry_load
 BIN="${CARGO_TARGET_DIR:-target}/release"
 
 for db in velocast_bench mlflow_bench; do

@@ -86,8 +86,7 @@ where
                     let metrics = metrics.clone();
                     async move {
                         metrics.shed(&RouteLabels {
-                            route: matched
-                                .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned()),
+                            matched,
                             method: metrics::method_label(&method),
                         });
                         ApiError::overloaded()
@@ -113,7 +112,7 @@ async fn timeout(State(config): State<RequestTimeout>, request: Request, next: N
         Ok(response) => response,
         Err(_elapsed) => {
             config.metrics.timed_out(&labels);
-            tracing::warn!(route = %labels.route, timeout_seconds = config.limit.as_secs_f64(), "request timed out");
+            tracing::warn!(route = %labels.route(), timeout_seconds = config.limit.as_secs_f64(), "request timed out");
             ApiError::timed_out(config.limit).into_response()
         }
     }

@@ -112,13 +112,13 @@ impl HttpMetrics {
 
     pub(crate) fn timed_out(&self, labels: &RouteLabels) {
         self.timeouts
-            .with_label_values(&[labels.route.as_str(), labels.method])
+            .with_label_values(&[labels.route(), labels.method])
             .inc();
     }
 
     pub(crate) fn shed(&self, labels: &RouteLabels) {
         self.shed
-            .with_label_values(&[labels.route.as_str(), labels.method])
+            .with_label_values(&[labels.route(), labels.method])
             .inc();
     }
 }
@@ -126,20 +126,23 @@ impl HttpMetrics {
 /// The closed-set labels of a request: its route template (never the raw path) and method.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteLabels {
-    pub route: String,
+    /// The matched route template (a cheap clone: it shares the router's string).
+    pub matched: Option<MatchedPath>,
     pub method: &'static str,
 }
 
 impl RouteLabels {
     pub fn of(request: &Request) -> Self {
         RouteLabels {
-            route: request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", MatchedPath::as_str)
-                .to_owned(),
+            matched: request.extensions().get::<MatchedPath>().cloned(),
             method: method_label(request.method()),
         }
+    }
+
+    pub fn route(&self) -> &str {
+        self.matched
+            .as_ref()
+            .map_or("unmatched", MatchedPath::as_str)
     }
 }
 
@@ -182,7 +185,7 @@ const SCRAPE_ROUTE: &str = "/metrics";
 
 impl<'a> InFlight<'a> {
     fn begin(metrics: &'a HttpMetrics, labels: RouteLabels) -> Self {
-        let gauged = labels.route != SCRAPE_ROUTE;
+        let gauged = labels.route() != SCRAPE_ROUTE;
         if gauged {
             metrics.in_flight.inc();
         }
@@ -202,7 +205,7 @@ impl<'a> InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let route = self.labels.route.as_str();
+        let route = self.labels.route();
         if self.gauged {
             self.metrics.in_flight.dec();
         }

@@ -203,6 +203,112 @@ async fn uploads_that_are_not_models_of_the_declared_signature_are_refused() {
     database.drop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_without_nbf_pass_and_without_aud_are_refused_naming_it() {
+    let database = Database::fresh(Backend::Sqlite).await;
+    let registry = Registry::start(&database.url).await;
+    let http = reqwest::Client::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    // What most identity providers issue: no `nbf`.
+    let without_nbf = sign(serde_json::json!({
+        "sub": "idp-user", "iss": "velocast", "aud": "velocast", "exp": now + 600,
+        "scope": "models:read",
+    }));
+    let response = http
+        .get(registry.url("/v1/models"))
+        .bearer_auth(without_nbf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let without_aud = sign(serde_json::json!({
+        "sub": "idp-user", "iss": "velocast", "exp": now + 600, "scope": "models:read",
+    }));
+    let response = http
+        .get(registry.url("/v1/models"))
+        .bearer_auth(without_aud)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["error_type"].as_str(), body["field"].as_str()),
+        (Some("missing_claim"), Some("aud")),
+        "{body}"
+    );
+    // Oversized tokens are refused unread.
+    let response = http
+        .get(registry.url("/v1/models"))
+        .bearer_auth("a".repeat(400_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error_type"], "token_too_large");
+    registry.stop().await.unwrap();
+    database.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_browser_is_served_from_the_binary() {
+    let database = Database::fresh(Backend::Sqlite).await;
+    let registry = Registry::start(&database.url).await;
+    let http = reqwest::Client::new();
+    let page = http
+        .get(registry.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("swagger-ui"), "{page}");
+    // Nothing loads from another host: every script and stylesheet is a relative path, and
+    // each one is served here without a token.
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(page.contains(asset), "{asset} not referenced: {page}");
+        let response = http
+            .get(registry.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 100, "{asset}");
+    }
+    let initializer = http
+        .get(registry.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    registry.stop().await.unwrap();
+    database.drop().await;
+}
+
 fn in_flight(metrics: &str) -> i64 {
     metrics
         .lines()

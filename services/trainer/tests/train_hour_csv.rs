@@ -175,6 +175,12 @@ fn trains_exports_and_proves_parity_on_the_real_data() {
     // The readable card links the chart, which exists.
     let md = std::fs::read_to_string(out.join("model_card.md")).unwrap();
     assert!(md.contains("](holdout_chart.svg)"));
+    // Settings read as the config spells them, not as Rust debug names.
+    assert!(
+        md.contains("selection by MAE") && md.contains("(TPE sampler"),
+        "{md}"
+    );
+    assert!(!md.contains("Mae") && !md.contains("Tpe"), "{md}");
     assert!(
         std::fs::read_to_string(out.join("holdout_chart.svg"))
             .unwrap()
@@ -299,6 +305,14 @@ fn trainer() -> Command {
 #[test]
 fn cli_exit_codes_and_messages() {
     let dir = tempfile::tempdir().unwrap();
+    // --help states where the data comes from and where outputs go when the flags are absent.
+    let help = trainer().args(["train", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains(".velocast/data/hour.csv") && help.contains("out/model"),
+        "{help}"
+    );
+    assert!(help.contains("quality_report.json"), "{help}");
     // Resolved configuration, hash first.
     let printed = trainer()
         .args(["train", "--print-config", "--trials", "9"])

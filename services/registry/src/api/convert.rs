@@ -23,17 +23,19 @@ pub fn model(record: ModelRecord, aliases: Option<&[AliasRecord]>) -> ModelView 
 
 /// `with_card`: lists leave the (large) model card out.
 pub fn version(record: VersionRecord, with_card: bool) -> Result<VersionView, serde_json::Error> {
-    let mut stored = record.metadata;
-    if !with_card {
-        stored.card = None;
+    use serde_json::Value;
+    // Built by moving the stored documents in (the card can be large, and this runs on every
+    // read); the keys are `VersionMetadata`'s.
+    let stored = record.metadata;
+    let mut metadata = velocast_registry_api::Document::new();
+    metadata.insert("signature".into(), Value::Object(stored.signature));
+    metadata.insert("metrics".into(), serde_json::to_value(&stored.metrics)?);
+    metadata.insert("params".into(), Value::Object(stored.params));
+    metadata.insert("tags".into(), serde_json::to_value(&stored.tags)?);
+    metadata.insert("lineage".into(), serde_json::to_value(&stored.lineage)?);
+    if with_card && let Some(card) = stored.card {
+        metadata.insert("card".into(), Value::Object(card));
     }
-    // The card is left out before serializing (its field is skipped when `None`), which spares
-    // lists from encoding every card.
-    let serde_json::Value::Object(metadata) = serde_json::to_value(&stored)? else {
-        return Err(serde::ser::Error::custom(
-            "version metadata is not an object",
-        ));
-    };
     Ok(VersionView {
         model: record.model.to_string(),
         version: record.version.get(),
