@@ -76,8 +76,27 @@ pub fn broken_rules(errors: &ValidationErrors) -> Vec<(String, &ValidationError)
     out
 }
 
-/// The rule in words: its message, else its code and parameters (`range max=10, min=1`).
+/// A rule parameter as people write it (`100`, not `100.0`).
+fn number_text(value: &serde_json::Value) -> String {
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", n as i64),
+        _ => value.to_string(),
+    }
+}
+
+/// The rule in words: its message; for ranges `must be within 0..=100` (or `at least` /
+/// `at most`); else its code and parameters (`length max=10, min=1`).
 pub fn rule_text(error: &ValidationError) -> String {
+    if error.message.is_none() && error.code == "range" {
+        let min = error.params.get("min").map(number_text);
+        let max = error.params.get("max").map(number_text);
+        match (min, max) {
+            (Some(min), Some(max)) => return format!("must be within {min}..={max}"),
+            (Some(min), None) => return format!("must be at least {min}"),
+            (None, Some(max)) => return format!("must be at most {max}"),
+            (None, None) => {}
+        }
+    }
     error.message.as_ref().map_or_else(
         || {
             // Sorted: the parameters sit in a hash map, and messages should not change between
@@ -179,7 +198,7 @@ mod tests {
         };
         let text = describe(&bad.validate().unwrap_err(), "");
         assert_eq!(text.lines().count(), 2, "{text}");
-        assert!(text.contains("count: rule `range` max=10, min=1"), "{text}");
+        assert!(text.contains("count: rule must be within 1..=10"), "{text}");
         assert!(text.contains("inner.name: rule `length` min=1"), "{text}");
     }
 

@@ -1,7 +1,7 @@
 //! The training table: rows that passed the quality report, in time order, as f32 features.
 
 use chrono::NaiveDateTime;
-use velocast_features::{FeatureVector, features_of_valid};
+use velocast_features::{DemandRequest, FeatureVector, features_of_valid};
 
 use crate::record::HourRecord;
 
@@ -10,6 +10,8 @@ use crate::record::HourRecord;
 pub struct TrainingTable {
     pub timestamps: Vec<NaiveDateTime>,
     pub features: Vec<FeatureVector>,
+    /// The request each row came from, in physical units (golden rows replay these).
+    pub requests: Vec<DemandRequest>,
     /// `cnt`.
     pub target: Vec<f64>,
 }
@@ -18,7 +20,7 @@ impl TrainingTable {
     /// Builds the table from records. Rows that cannot form a request or have no target are
     /// skipped; the quality report makes those a hard violation before this is called.
     pub fn from_records(records: &[HourRecord]) -> Self {
-        let mut rows: Vec<(NaiveDateTime, FeatureVector, f64)> = records
+        let mut rows: Vec<(NaiveDateTime, FeatureVector, f64, DemandRequest)> = records
             .iter()
             .filter_map(|record| {
                 let request = record.to_request()?;
@@ -27,13 +29,15 @@ impl TrainingTable {
                     record.timestamp(),
                     features_of_valid(&request),
                     count as f64,
+                    request,
                 ))
             })
             .collect();
         rows.sort_by_key(|row| row.0);
         let mut table = TrainingTable::default();
-        for (timestamp, features, target) in rows {
+        for (timestamp, features, target, request) in rows {
             table.timestamps.push(timestamp);
+            table.requests.push(request);
             table.features.push(features);
             table.target.push(target);
         }
@@ -54,6 +58,12 @@ impl TrainingTable {
             timestamps: indices.iter().map(|&i| self.timestamps[i]).collect(),
             features: indices.iter().map(|&i| self.features[i]).collect(),
             target: indices.iter().map(|&i| self.target[i]).collect(),
+            // Tables built by hand (tests) may carry no requests.
+            requests: if self.requests.is_empty() {
+                Vec::new()
+            } else {
+                indices.iter().map(|&i| self.requests[i].clone()).collect()
+            },
         }
     }
 

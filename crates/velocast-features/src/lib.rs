@@ -6,10 +6,12 @@
 //! different ways.
 
 mod calendar;
+pub mod golden;
 mod request;
 mod vector;
 
 pub use calendar::{BASE_YEAR, Calendar};
+pub use golden::{GoldenError, GoldenRow, GoldenSet};
 pub use request::{DemandRequest, MAX_YEAR, MIN_YEAR};
 pub use vector::{
     FEATURE_COUNT, FEATURE_SET_VERSION, FEELS_LIKE_SCALE_C, FeatureKind, FeatureSpec,

@@ -14,26 +14,34 @@ pub const MAX_YEAR: i32 = 2100;
 /// `timestamp` is the civil (wall-clock) time at the station, as `hour.csv` records it: the hour
 /// it falls in is the hour predicted (minutes and seconds are ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DemandRequest {
     /// Local civil time, ISO 8601 without offset, e.g. `2012-09-01T17:00:00`.
     #[validate(custom(function = "validate_year"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2012-10-01T08:00:00",
+        pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"))]
     pub timestamp: NaiveDateTime,
     /// Weather situation as the UCI data codes it: 1 clear, 2 mist, 3 light rain/snow,
     /// 4 heavy rain/snow.
     #[validate(range(min = 1, max = 4))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4))]
     pub weather: u8,
     /// Air temperature in °C.
     #[validate(custom(function = "finite"), range(min = -40.0, max = 50.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -40, maximum = 50))]
     pub temperature_c: f64,
     /// Feels-like temperature in °C.
     #[validate(custom(function = "finite"), range(min = -50.0, max = 60.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -50, maximum = 60))]
     pub feels_like_c: f64,
     /// Relative humidity in percent.
     #[validate(custom(function = "finite"), range(min = 0.0, max = 100.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub humidity_pct: f64,
     /// Wind speed in km/h.
     #[validate(custom(function = "finite"), range(min = 0.0, max = 150.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 150))]
     pub wind_speed_kmh: f64,
     /// Whether the day is a public holiday (DC holiday schedule).
     pub holiday: bool,

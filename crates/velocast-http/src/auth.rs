@@ -7,6 +7,7 @@
 //! forgets to ask still gets only authenticated callers.
 
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -14,9 +15,73 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
 use velocast_auth::{AuthError, Principal, Scope, Verifier};
+use velocast_config::Redacted;
 
 use crate::ApiError;
+
+/// How a service verifies tokens: the `[auth]` table of every service's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 shared secret (development); at least 32 bytes.
+    pub jwt_secret: Option<Redacted>,
+    /// A JWKS document with the public keys of RS256/ES256/EdDSA tokens (production).
+    pub jwks_file: Option<PathBuf>,
+    #[validate(length(min = 1, max = 256))]
+    pub issuer: String,
+    #[validate(length(min = 1, max = 256))]
+    pub audience: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            jwks_file: None,
+            issuer: "velocast".to_owned(),
+            audience: "velocast".to_owned(),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The token verifier these settings describe; exactly one way to verify must be set.
+    pub fn verifier(&self) -> Result<Verifier, String> {
+        match (&self.jwt_secret, &self.jwks_file) {
+            (Some(secret), None) => Verifier::hs256(secret.secret(), &self.issuer, &self.audience)
+                .map_err(|e| format!("jwt_secret: {e}")),
+            (None, Some(path)) => {
+                let document = std::fs::read_to_string(path)
+                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
+                Verifier::jwks(&document, &self.issuer, &self.audience)
+                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))
+            }
+            (None, None) => Err(
+                "no way to verify tokens: set VELOCAST_JWT_SECRET (or auth.jwt_secret) or auth.jwks_file"
+                    .to_owned(),
+            ),
+            (Some(_), Some(_)) => {
+                Err("set either auth.jwt_secret or auth.jwks_file, not both".to_owned())
+            }
+        }
+    }
+}
+
+/// Served without a token by every service (exact paths): health, metrics, the API
+/// description and its browser.
+pub const PUBLIC_PATHS: [&str; 5] = [
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+];
+
+/// Served without a token under these prefixes: the API browser's page and assets.
+pub const PUBLIC_PREFIXES: [&str; 1] = ["/docs/"];
 
 /// What the authentication middleware needs.
 #[derive(Debug, Clone)]
@@ -29,6 +94,15 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// Deny by default; only [`PUBLIC_PATHS`] and [`PUBLIC_PREFIXES`] are open.
+    pub fn standard(verifier: Verifier) -> Self {
+        AuthConfig {
+            verifier: Arc::new(verifier),
+            public_paths: Arc::from(PUBLIC_PATHS.as_slice()),
+            public_prefixes: Arc::from(PUBLIC_PREFIXES.as_slice()),
+        }
+    }
+
     /// Whether `path` is served without a token.
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.contains(&path)

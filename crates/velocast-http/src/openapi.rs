@@ -1,7 +1,9 @@
 //! The error answers every operation can give, added to the OpenAPI document in one place so
 //! that no operation forgets one (a generated client then knows every status it may see).
 
+use utoipa::Modify as _;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, Ref, RefOr, ResponseBuilder};
 
 use crate::ErrorBody;
@@ -97,4 +99,31 @@ fn add_errors(operation: &mut Operation, path_has_parameters: bool) {
                 .insert(status.to_owned(), RefOr::T(response));
         }
     }
+}
+
+/// The `bearer` security scheme (a JWT) every Velocast API declares.
+#[derive(Debug, Clone, Copy)]
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// A service's whole document: its API's and its operations' paths, plus the error answers
+/// every `/v1` operation can give ([`StandardErrors`]).
+pub fn complete(mut api: OpenApi, operations: OpenApi) -> OpenApi {
+    api.merge(operations);
+    StandardErrors { prefix: "/v1/" }.modify(&mut api);
+    api
 }

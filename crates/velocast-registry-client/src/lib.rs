@@ -95,6 +95,91 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// One server-sent event of the watch stream: its name (`ready`, `alias_moved`,
+/// `version_created`, `resync`) and the model it concerns, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchMessage {
+    pub event: String,
+    pub model: Option<String>,
+}
+
+/// An open watch stream.
+#[derive(Debug)]
+pub struct Watch {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    idle: Duration,
+}
+
+impl Watch {
+    /// The next event; `Ok(None)` when the registry ended the stream (it shuts down).
+    /// Keep-alive comments are skipped.
+    pub async fn next(&mut self) -> Result<Option<WatchMessage>, ClientError> {
+        loop {
+            if let Some(end) = find_event_end(&self.buffer) {
+                let block: Vec<u8> = self.buffer.drain(..end.0 + end.1).collect();
+                if let Some(message) = parse_event(&block[..end.0]) {
+                    return Ok(Some(message));
+                }
+                continue;
+            }
+            match tokio::time::timeout(self.idle, self.response.chunk()).await {
+                Err(_elapsed) => {
+                    return Err(ClientError::Protocol(format!(
+                        "the watch stream was silent for {:?}",
+                        self.idle
+                    )));
+                }
+                Ok(Ok(Some(chunk))) => self.buffer.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(error)) => return Err(error.into()),
+            }
+            if self.buffer.len() > 1 << 20 {
+                return Err(ClientError::Protocol(
+                    "a watch event longer than 1 MiB".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Where the first event block ends: (its length, the separator's length).
+fn find_event_end(buffer: &[u8]) -> Option<(usize, usize)> {
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One event block (`event:` and `data:` lines); `None` for comments only.
+fn parse_event(block: &[u8]) -> Option<WatchMessage> {
+    let text = String::from_utf8_lossy(block);
+    let mut event = None;
+    let mut data = String::new();
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            event = Some(value.trim().to_owned());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push_str(value.trim_start());
+        }
+    }
+    if event.is_none() && data.is_empty() {
+        return None;
+    }
+    let model = serde_json::from_str::<serde_json::Value>(&data)
+        .ok()
+        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned));
+    Some(WatchMessage {
+        event: event.unwrap_or_else(|| "message".to_owned()),
+        model,
+    })
+}
+
 /// What a version upload sends beside its metadata.
 #[derive(Debug, Clone)]
 pub struct Upload<'a> {
@@ -337,6 +422,26 @@ impl RegistryClient {
 
     pub async fn audit(&self, model: &str) -> Result<AuditLog, ClientError> {
         Self::send(self.request(Method::GET, &format!("/v1/models/{model}/audit"))).await
+    }
+
+    /// Opens the registry's watch stream (`GET /v1/watch`), optionally for one model. The
+    /// stream has no overall deadline; [`Watch::next`] gives up on a connection that has been
+    /// silent for `idle` (the registry sends a keep-alive every 15 s).
+    pub async fn watch(&self, model: Option<&str>, idle: Duration) -> Result<Watch, ClientError> {
+        let mut request = self
+            .request(Method::GET, "/v1/watch")
+            .header("accept", "text/event-stream")
+            // A stream lives as long as it is healthy; the idle limit catches dead ones.
+            .timeout(Duration::from_secs(7 * 24 * 3600));
+        if let Some(model) = model {
+            request = request.query(&[("model", model)]);
+        }
+        let response = Self::checked(request).await?;
+        Ok(Watch {
+            response,
+            buffer: Vec::new(),
+            idle,
+        })
     }
 
     /// A raw request with the client's token (for what the typed methods do not cover).

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -47,14 +46,7 @@ pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
         store,
         http_metrics,
         metrics,
-        auth: {
-            let (public_paths, public_prefixes) = api::public_routes();
-            AuthConfig {
-                verifier: Arc::new(verifier),
-                public_paths,
-                public_prefixes,
-            }
-        },
+        auth: AuthConfig::standard(verifier),
         lifecycle: Lifecycle::default(),
         limits: Limits {
             max_artifact_bytes: config.max_artifact_bytes,
@@ -99,24 +91,15 @@ impl App {
             tasks.spawn(relay);
         }
         let router = api::router(state, request_timeout);
-        let draining = lifecycle.clone();
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("draining: readiness is now false");
-            draining.begin_shutdown();
-        });
-        let serve = serve.into_future();
-        tokio::pin!(serve);
-        let outcome = tokio::select! {
-            outcome = &mut serve => outcome.context("serving"),
-            () = async {
-                lifecycle.stopping.cancelled().await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping open connections");
-                Ok(())
-            }
-        };
+        let outcome = velocast_http::shutdown::serve_until(
+            listener,
+            router,
+            lifecycle.clone(),
+            shutdown,
+            grace,
+        )
+        .await
+        .context("serving");
         tasks.close();
         tasks.wait().await;
         store.close().await;

@@ -4,7 +4,7 @@
 //! error reported together (exit code 2).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Serialized};
@@ -13,6 +13,7 @@ use validator::{Validate, ValidationError};
 use velocast_auth::Verifier;
 pub use velocast_config::ConfigError;
 use velocast_config::{Redacted, describe};
+pub use velocast_http::auth::AuthSettings;
 
 pub const ENV_PREFIX: &str = "VELOCAST_REGISTRY__";
 
@@ -48,19 +49,6 @@ pub struct RegistryConfig {
     pub auth: AuthSettings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthSettings {
-    /// HS256 shared secret (development); at least 32 bytes.
-    pub jwt_secret: Option<Redacted>,
-    /// A JWKS document with the public keys of RS256/ES256/EdDSA tokens (production).
-    pub jwks_file: Option<PathBuf>,
-    #[validate(length(min = 1, max = 256))]
-    pub issuer: String,
-    #[validate(length(min = 1, max = 256))]
-    pub audience: String,
-}
-
 impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
@@ -74,17 +62,6 @@ impl Default for RegistryConfig {
             shutdown_grace_seconds: 20,
             json_logs: false,
             auth: AuthSettings::default(),
-        }
-    }
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        AuthSettings {
-            jwt_secret: None,
-            jwks_file: None,
-            issuer: "velocast".to_owned(),
-            audience: "velocast".to_owned(),
         }
     }
 }
@@ -156,24 +133,7 @@ impl RegistryConfig {
 
     /// The token verifier the configuration describes.
     pub fn verifier(&self) -> Result<Verifier, String> {
-        let auth = &self.auth;
-        match (&auth.jwt_secret, &auth.jwks_file) {
-            (Some(secret), None) => Verifier::hs256(secret.secret(), &auth.issuer, &auth.audience)
-                .map_err(|e| format!("jwt_secret: {e}")),
-            (None, Some(path)) => {
-                let document = std::fs::read_to_string(path)
-                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
-                Verifier::jwks(&document, &auth.issuer, &auth.audience)
-                    .map_err(|e| format!("jwks_file {}: {e}", path.display()))
-            }
-            (None, None) => Err(
-                "no way to verify tokens: set VELOCAST_JWT_SECRET (or auth.jwt_secret) or auth.jwks_file"
-                    .to_owned(),
-            ),
-            (Some(_), Some(_)) => {
-                Err("set either auth.jwt_secret or auth.jwks_file, not both".to_owned())
-            }
-        }
+        self.auth.verifier()
     }
 
     /// The resolved configuration as TOML, secrets redacted (`--check-config`).
@@ -211,7 +171,10 @@ mod tests {
             error.contains("database_url: rule must start with postgres://"),
             "{error}"
         );
-        assert!(error.contains("max_connections: rule `range`"), "{error}");
+        assert!(
+            error.contains("max_connections: rule must be within 1..=256"),
+            "{error}"
+        );
         assert!(error.contains("jwt_secret"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
         let printed = config.to_toml().unwrap();

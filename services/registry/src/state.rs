@@ -1,13 +1,10 @@
 //! What every handler can reach, through `State` (CONVENTIONS 9).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use axum::extract::FromRef;
 use prometheus::{IntCounterVec, IntGauge, Opts};
-use tokio_util::sync::CancellationToken;
 use velocast_http::auth::AuthConfig;
 use velocast_http::metrics::HttpMetrics;
+pub use velocast_http::shutdown::Lifecycle;
 use velocast_registry_store::Store;
 
 #[derive(Debug, Clone)]
@@ -49,25 +46,6 @@ impl Default for Limits {
             max_json_bytes: config.max_json_bytes,
             max_in_flight: config.max_in_flight,
         }
-    }
-}
-
-/// Shutdown state: readiness turns false as soon as draining starts, and long-lived streams
-/// (watchers) end when `stopping` fires.
-#[derive(Debug, Clone, Default)]
-pub struct Lifecycle {
-    draining: Arc<AtomicBool>,
-    pub stopping: CancellationToken,
-}
-
-impl Lifecycle {
-    pub fn begin_shutdown(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-        self.stopping.cancel();
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use velocast_features::{FEATURE_COUNT, Signature};
+use velocast_features::{FEATURE_COUNT, GoldenRow, GoldenSet, Signature};
 use velocast_trees::{GbdtParams, Link};
 
 use crate::candidates::{Candidate, Spec};
@@ -19,7 +19,8 @@ use crate::metrics::Scores;
 use crate::pipeline::{DigestInput, HoldoutResult, Outcome, Parity, SplitSummary};
 use crate::search::{Trial, TrialState};
 
-pub const CARD_VERSION: u32 = 1;
+/// 2: golden rows.
+pub const CARD_VERSION: u32 = 2;
 pub const MODEL_NAME: &str = "bike-demand";
 
 /// The keys of the card the digest covers, in the order listed in the card.
@@ -197,6 +198,9 @@ pub struct ModelCard {
     pub quality: QualitySummary,
     pub onnx: OnnxInfo,
     pub parity: Parity,
+    /// Holdout requests with the trained model's predictions: a runtime must reproduce them
+    /// within the parity tolerance before it serves the model (the gateway replays them).
+    pub golden: GoldenSet,
     pub timings_seconds: BTreeMap<String, f64>,
     pub artifacts: Artifacts,
     /// The resolved configuration (its hash is `config_hash`).
@@ -217,6 +221,35 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
 
 fn spec_json(spec: &Spec) -> serde_json::Value {
     to_json(spec)
+}
+
+/// How many holdout rows the card carries as golden rows.
+pub const GOLDEN_ROWS: usize = 48;
+
+/// [`GOLDEN_ROWS`] holdout rows spread evenly over the holdout (every hour of the day and both
+/// working and free days show up), with the native model's predictions.
+fn golden_rows(outcome: &Outcome) -> GoldenSet {
+    let requests = &outcome.holdout.requests;
+    let n = requests.len().min(outcome.holdout_predictions.len());
+    let step = (n / GOLDEN_ROWS).max(1);
+    // An odd stride walks through the hours of the day instead of sampling one hour.
+    let step = if step.is_multiple_of(2) {
+        step + 1
+    } else {
+        step
+    };
+    let rows = (0..n)
+        .step_by(step)
+        .take(GOLDEN_ROWS)
+        .map(|i| GoldenRow {
+            request: requests[i].clone(),
+            prediction: outcome.holdout_predictions[i],
+        })
+        .collect();
+    GoldenSet {
+        tolerance: outcome.parity.tolerance,
+        rows,
+    }
 }
 
 /// Builds the covered part from the pipeline's results.
@@ -389,6 +422,7 @@ pub fn card(outcome: &Outcome, onnx_sha256: &str) -> ModelCard {
             ml_opset: velocast_onnx::export::ML_OPSET,
         },
         parity: outcome.parity.clone(),
+        golden: golden_rows(outcome),
         timings_seconds: outcome
             .timings
             .iter()

@@ -494,8 +494,11 @@ mod tests {
         config.cv.folds = 1;
         config.search.space.learning_rate = Range::new(0.5, 0.1, false);
         let error = config.check().unwrap_err().to_string();
-        assert!(error.contains("search.trials: rule `range`"), "{error}");
-        assert!(error.contains("cv.folds: rule `range`"), "{error}");
+        assert!(
+            error.contains("search.trials: rule must be within"),
+            "{error}"
+        );
+        assert!(error.contains("cv.folds: rule must be within"), "{error}");
         assert!(error.contains("search.space.learning_rate"), "{error}");
     }
 

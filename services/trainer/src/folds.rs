@@ -151,6 +151,7 @@ mod tests {
             timestamps: (0..n).map(|h| start + Duration::hours(h as i64)).collect(),
             features: vec![[0.0; velocast_features::FEATURE_COUNT]; n],
             target: vec![1.0; n],
+            requests: Vec::new(),
         }
     }
 

@@ -48,6 +48,8 @@ pub enum TrainError {
     Runtime(#[from] RuntimeError),
     #[error("ONNX Runtime returned {served} predictions for {native} holdout rows")]
     ParityRows { served: usize, native: usize },
+    #[error("ONNX Runtime parity: {0}")]
+    ParityValue(String),
     #[error(
         "ONNX Runtime does not reproduce the model: max |onnx - native| = {max_abs_error} at holdout row {row} (native {native}), allowed {allowed}"
     )]
@@ -548,6 +550,14 @@ fn export_options(
     }
 }
 
+fn max_abs(expected: &[f64], served: &[f64]) -> f64 {
+    expected
+        .iter()
+        .zip(served)
+        .map(|(e, s)| (e - s).abs())
+        .fold(0.0, f64::max)
+}
+
 fn parity(
     config: &TrainerConfig,
     onnx: &[u8],
@@ -557,38 +567,36 @@ fn parity(
     let path: PathBuf = resolve_dylib_path(config.runtime.onnxruntime_path.as_deref());
     let runtime = Runtime::load(&path)?;
     let mut session = runtime.session(onnx, 1)?;
-    let served = session.predict(holdout_x)?;
-    let mut worst = (0.0_f64, 0.0_f64, 0_usize);
-    for (row, (onnx_value, native_value)) in served.iter().zip(native).enumerate() {
-        let error = (f64::from(*onnx_value) - native_value).abs();
-        let scaled = error / native_value.abs().max(1.0);
-        if scaled > worst.1 {
-            worst = (error, scaled, row);
-        }
-        if error > worst.0 {
-            worst.0 = error;
-        }
-    }
-    let tolerance = config.runtime.parity_tolerance;
+    let served: Vec<f64> = session
+        .predict(holdout_x)?
+        .into_iter()
+        .map(f64::from)
+        .collect();
     if served.len() != native.len() {
         return Err(TrainError::ParityRows {
             served: served.len(),
             native: native.len(),
         });
     }
-    if worst.1 > tolerance {
-        let row = worst.2;
+    let tolerance = config.runtime.parity_tolerance;
+    let deviation = velocast_features::golden::worst_deviation(native, &served)
+        .map_err(|e| TrainError::ParityValue(e.to_string()))?;
+    let (max_abs_error, max_scaled_error) =
+        deviation.map_or((0.0, 0.0), |d| (max_abs(native, &served), d.scaled_error));
+    if let Some(worst) = deviation
+        && worst.scaled_error > tolerance
+    {
         return Err(TrainError::Parity {
-            max_abs_error: worst.0,
-            row,
-            native: native[row],
-            allowed: tolerance * native.get(row).map_or(1.0, |v| v.abs().max(1.0)),
+            max_abs_error,
+            row: worst.row,
+            native: worst.expected,
+            allowed: tolerance * worst.expected.abs().max(1.0),
         });
     }
     Ok(Parity {
         rows: served.len(),
-        max_abs_error: worst.0,
-        max_scaled_error: worst.1,
+        max_abs_error,
+        max_scaled_error,
         tolerance,
         passed: true,
         onnxruntime: path.display().to_string(),

@@ -170,23 +170,7 @@ impl LiveRun {
         };
         let artifact = read(&card.artifacts.model)?;
         let profile = read(&card.artifacts.reference_profile)?;
-        let core = &card.core;
-        let mut final_metrics = vec![
-            ("holdout.mae", core.holdout.mae),
-            ("holdout.rmse", core.holdout.rmse),
-            ("holdout.rmsle", core.holdout.rmsle),
-            ("holdout.r2", core.holdout.r2),
-        ];
-        if let Some(chosen) = core
-            .cv
-            .candidates
-            .iter()
-            .find(|c| c.name == core.model.chosen)
-        {
-            final_metrics.push(("cv.score", chosen.cv_score));
-        }
-        // The registry refuses non-finite values; a metric that is not a number is left out.
-        final_metrics.retain(|(_, value)| value.is_finite());
+        let final_metrics = final_metrics(card);
         self.client
             .log_metrics(
                 &self.run_id,
@@ -200,46 +184,7 @@ impl LiveRun {
                     .collect(),
             )
             .await?;
-        let format_time = |t: Option<chrono::NaiveDateTime>| {
-            t.map_or_else(
-                || "unknown".to_owned(),
-                |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            )
-        };
-        let metadata = NewVersionMetadata {
-            artifact_sha256: String::new(),
-            profile_sha256: None,
-            run_id: Some(self.run_id.clone()),
-            signature: json_object(&core.signature, "the signature")?,
-            metrics: final_metrics
-                .iter()
-                .map(|(k, v)| ((*k).replace('.', "_"), *v))
-                .collect(),
-            params: json_object(&core.model.specs, "the model parameters")?,
-            tags: [
-                ("chosen".to_owned(), core.model.chosen.clone()),
-                (
-                    "split".to_owned(),
-                    core.split
-                        .get("kind")
-                        .and_then(|k| k.as_str())
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                ),
-            ]
-            .into_iter()
-            .collect(),
-            lineage: Lineage {
-                dataset_sha256: core.data.sha256.clone(),
-                dataset_rows: core.data.rows as u64,
-                dataset_first: format_time(core.data.first),
-                dataset_last: format_time(core.data.last),
-                config_hash: core.config_hash.clone(),
-                git_commit: core.trainer.git_commit.clone(),
-                trainer_version: core.trainer.version.clone(),
-            },
-            card: Some(json_object(card, "the model card")?),
-        };
+        let metadata = version_metadata(card, Some(self.run_id.clone()))?;
         let version = self
             .client
             .upload_version(
@@ -261,7 +206,7 @@ impl LiveRun {
                     version.version,
                     &format!(
                         "trainer run {}: holdout MAE {:.2}",
-                        self.run_id, core.holdout.mae
+                        self.run_id, card.core.holdout.mae
                     ),
                 )
                 .await
@@ -270,6 +215,78 @@ impl LiveRun {
         }
         Ok(version)
     }
+}
+
+/// The headline metrics of a card (holdout scores, the chosen candidate's CV score), finite only.
+pub fn final_metrics(card: &ModelCard) -> Vec<(&'static str, f64)> {
+    let core = &card.core;
+    let mut final_metrics = vec![
+        ("holdout.mae", core.holdout.mae),
+        ("holdout.rmse", core.holdout.rmse),
+        ("holdout.rmsle", core.holdout.rmsle),
+        ("holdout.r2", core.holdout.r2),
+    ];
+    if let Some(chosen) = core
+        .cv
+        .candidates
+        .iter()
+        .find(|c| c.name == core.model.chosen)
+    {
+        final_metrics.push(("cv.score", chosen.cv_score));
+    }
+    // The registry refuses non-finite values; a metric that is not a number is left out.
+    final_metrics.retain(|(_, value)| value.is_finite());
+    final_metrics
+}
+
+/// What the registry records for a version trained into `card` (the digests are filled in by
+/// the upload).
+pub fn version_metadata(
+    card: &ModelCard,
+    run_id: Option<String>,
+) -> anyhow::Result<NewVersionMetadata> {
+    let core = &card.core;
+    let final_metrics = final_metrics(card);
+    let format_time = |t: Option<chrono::NaiveDateTime>| {
+        t.map_or_else(
+            || "unknown".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        )
+    };
+    Ok(NewVersionMetadata {
+        artifact_sha256: String::new(),
+        profile_sha256: None,
+        run_id,
+        signature: json_object(&core.signature, "the signature")?,
+        metrics: final_metrics
+            .iter()
+            .map(|(k, v)| ((*k).replace('.', "_"), *v))
+            .collect(),
+        params: json_object(&core.model.specs, "the model parameters")?,
+        tags: [
+            ("chosen".to_owned(), core.model.chosen.clone()),
+            (
+                "split".to_owned(),
+                core.split
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or("unknown")
+                    .to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        lineage: Lineage {
+            dataset_sha256: core.data.sha256.clone(),
+            dataset_rows: core.data.rows as u64,
+            dataset_first: format_time(core.data.first),
+            dataset_last: format_time(core.data.last),
+            config_hash: core.config_hash.clone(),
+            git_commit: core.trainer.git_commit.clone(),
+            trainer_version: core.trainer.version.clone(),
+        },
+        card: Some(json_object(card, "the model card")?),
+    })
 }
 
 /// `value` as a JSON object: what the registry stores for signatures, parameters and cards.

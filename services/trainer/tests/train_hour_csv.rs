@@ -334,7 +334,7 @@ fn cli_exit_codes_and_messages() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cv.folds: rule `range`"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cv.folds: rule must be within"));
 
     // Bad environment override: exit 2 too.
     let output = trainer()

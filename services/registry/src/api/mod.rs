@@ -9,34 +9,19 @@ mod runs;
 mod versions;
 mod watch;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 use velocast_http::ApiError;
 use velocast_http::layers::{self, StandardLayers};
-use velocast_http::openapi::StandardErrors;
+use velocast_http::openapi::{BearerAuth, complete};
 
 use crate::state::{AppState, Limits};
-
-/// Served without a token (exact paths). Everything else is denied unless a valid token comes
-/// with it.
-pub const PUBLIC_PATHS: [&str; 5] = [
-    "/health/live",
-    "/health/ready",
-    "/metrics",
-    "/openapi.json",
-    "/docs",
-];
-
-/// Served without a token under these prefixes: the API browser's page and assets.
-pub const PUBLIC_PREFIXES: [&str; 1] = ["/docs/"];
 
 /// What the routes do not declare themselves: title, security scheme, tags. The paths come
 /// from the routes (see [`documented_routes`]).
@@ -52,23 +37,6 @@ pub const PUBLIC_PREFIXES: [&str; 1] = ["/docs/"];
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// Every route, declared once: the API routes (which shed load past the concurrency limit) and
 /// the operations routes (which never do), each with its OpenAPI description.
@@ -102,18 +70,6 @@ fn documented_routes(limits: Limits) -> (OpenApiRouter<AppState>, OpenApiRouter<
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics));
     (api, operations)
-}
-
-/// The whole document: the API's and the operations' paths, plus the error answers every
-/// `/v1` operation can give (added in one place, `velocast_http::openapi::StandardErrors`).
-fn complete(
-    mut api: utoipa::openapi::OpenApi,
-    operations: utoipa::openapi::OpenApi,
-) -> utoipa::openapi::OpenApi {
-    use utoipa::Modify as _;
-    api.merge(operations);
-    StandardErrors { prefix: "/v1/" }.modify(&mut api);
-    api
 }
 
 /// The OpenAPI document the routes describe.
@@ -151,12 +107,4 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(DefaultBodyLimit::max(state.limits.max_json_bytes))
         .with_state(state);
     layers::apply(routes, standard)
-}
-
-/// The auth configuration's public routes.
-pub fn public_routes() -> (Arc<[&'static str]>, Arc<[&'static str]>) {
-    (
-        Arc::from(PUBLIC_PATHS.as_slice()),
-        Arc::from(PUBLIC_PREFIXES.as_slice()),
-    )
 }

@@ -1,0 +1,104 @@
+//! The gateway's routes and the one `router()` with its layer order.
+
+pub mod ops;
+pub mod predict;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::post;
+use tower_governor::GovernorLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+use velocast_http::ApiError;
+use velocast_http::layers::{self, StandardLayers};
+use velocast_http::openapi::{BearerAuth, complete};
+
+use crate::ratelimit;
+use crate::state::AppState;
+
+/// What the routes do not declare themselves. `predict_named` is listed here because its
+/// documented path (`/v1/models/{name}:predict`) is not one axum can route.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Velocast gateway", description = "Hourly bike-share demand predictions from the registry's models over ONNX Runtime: named-feature JSON, A/B routing from config, hot model swaps."),
+    paths(predict::predict_named),
+    components(schemas(velocast_http::ErrorBody, predict::Prediction, predict::Predictions, predict::Instances)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "predict", description = "Demand predictions"),
+        (name = "operations", description = "Health, Prometheus metrics and what serves where"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The prediction routes (rate-limited, shed past the concurrency limit) and the operations
+/// routes (never shed), each with its OpenAPI description.
+fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(predict::predict_default))
+        .route("/v1/models/{target}", post(predict::predict_named));
+    let operations = OpenApiRouter::new()
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::status));
+    (api, operations)
+}
+
+/// The OpenAPI document the routes describe.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (api, operations) = documented_routes();
+    complete(api.into_openapi(), operations.into_openapi())
+}
+
+/// The OpenAPI document as pretty JSON (served, and committed as `openapi.json`).
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi().to_pretty_json()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// The gateway's one router. Inside the standard layers (`velocast_http::layers`, which
+/// authenticate), prediction routes meet, in order: the `RateLimit-*` header names, the
+/// per-subject rate limit, then the concurrency limit that sheds load.
+pub fn router(
+    state: AppState,
+    request_timeout: Duration,
+    governor: Option<Arc<ratelimit::SubjectGovernor>>,
+) -> Router {
+    let (api, operations) = documented_routes();
+    let (api, document) = api.split_for_parts();
+    let (operations, operations_document) = operations.split_for_parts();
+    let document = complete(document, operations_document);
+    let mut api = layers::shed_load(api, state.limits.max_in_flight, state.http_metrics.clone());
+    if let Some(governor) = governor {
+        let metrics = state.metrics.clone();
+        api = api
+            .layer(
+                GovernorLayer::new(governor)
+                    .error_handler(move |error| ratelimit::refusal(error, &metrics)),
+            )
+            .layer(middleware::from_fn(ratelimit::ietf_headers));
+    }
+    let standard = StandardLayers {
+        metrics: state.http_metrics.clone(),
+        auth: state.auth.clone(),
+        request_timeout,
+    };
+    let routes = Router::new()
+        .merge(api)
+        .merge(operations)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .with_state(state);
+    layers::apply(routes, standard)
+}

@@ -1,0 +1,179 @@
+//! Building and running the gateway: `build` loads ONNX Runtime, connects the registry client
+//! and binds (port 0 allowed); `App::run` serves until the shutdown future resolves, then
+//! drains: readiness false, no new connections, in-flight requests finish within the grace
+//! period, background work stops.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+use velocast_http::auth::AuthConfig;
+use velocast_http::metrics::HttpMetrics;
+use velocast_registry_client::RegistryClient;
+use velocast_runtime::{Runtime, resolve_dylib_path};
+
+use crate::api;
+use crate::cache::ArtifactCache;
+use crate::config::GatewayConfig;
+use crate::fleet::Fleet;
+use crate::follow;
+use crate::metrics::GatewayMetrics;
+use crate::model::LoadSettings;
+use crate::pool::BatchPolicy;
+use crate::ratelimit;
+use crate::state::{AppState, Lifecycle, Limits};
+
+/// A bound, ready-to-run gateway.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    client: RegistryClient,
+    config: GatewayConfig,
+    config_file: Option<PathBuf>,
+}
+
+/// Loads the runtime, prepares the registry client and the model fleet, and binds.
+/// `registry_token` is the gateway's own token for reading the registry; `config_file`, when
+/// given, is watched for route table changes.
+pub async fn build(
+    config: &GatewayConfig,
+    config_file: Option<PathBuf>,
+    registry_token: SecretString,
+) -> anyhow::Result<App> {
+    let verifier = config
+        .auth
+        .verifier()
+        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+    let table = config.route_table().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = Runtime::load(&resolve_dylib_path(config.onnxruntime_path.as_deref()))?;
+    let client = RegistryClient::new(&config.registry_url, registry_token)?;
+    let http_metrics = HttpMetrics::new().context("metrics")?;
+    let metrics = GatewayMetrics::register(http_metrics.registry()).context("metrics")?;
+    let fleet = Fleet::new(
+        table,
+        client.clone(),
+        runtime,
+        ArtifactCache::new(config.cache_dir.clone()),
+        LoadSettings {
+            sessions: config.sessions,
+            batching: BatchPolicy {
+                max_batch_rows: config.batching.max_batch_rows,
+                max_wait: Duration::from_micros(config.batching.max_wait_us),
+            },
+        },
+        Duration::from_secs(config.resync_interval_seconds),
+        metrics.clone(),
+    );
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let state = AppState {
+        fleet: Arc::new(fleet),
+        http_metrics,
+        metrics,
+        auth: AuthConfig::standard(verifier),
+        lifecycle: Lifecycle::default(),
+        limits: Limits {
+            max_instances: config.max_instances,
+            max_body_bytes: config.max_body_bytes,
+            max_in_flight: config.max_in_flight,
+        },
+        registry_url: config.registry_url.clone(),
+    };
+    Ok(App {
+        listener,
+        state,
+        client,
+        config: config.clone(),
+        config_file,
+    })
+}
+
+impl App {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves (see the module documentation).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            state,
+            client,
+            config,
+            config_file,
+        } = self;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, registry = %config.registry_url, "gateway listening");
+        let lifecycle = state.lifecycle.clone();
+        let tasks = TaskTracker::new();
+        let fleet = Arc::clone(&state.fleet);
+        tasks.spawn(follow::reconcile_loop(
+            Arc::clone(&fleet),
+            Duration::from_secs(config.resync_interval_seconds),
+            lifecycle.stopping.clone(),
+        ));
+        tasks.spawn(follow::watch_registry(
+            Arc::clone(&fleet),
+            client,
+            state.metrics.clone(),
+            lifecycle.stopping.clone(),
+        ));
+        if let Some(file) = config_file {
+            tasks.spawn(follow::reload_routes(
+                Arc::clone(&fleet),
+                file,
+                Duration::from_millis(config.reload_interval_ms),
+                state.metrics.clone(),
+                lifecycle.stopping.clone(),
+            ));
+        }
+        let governor = if config.rate_limit.enabled {
+            let governor = ratelimit::governor(&config.rate_limit)
+                .context("the rate limit needs a positive burst and rate")?;
+            // Forget subjects idle long enough to have a full bucket again.
+            let limiter = Arc::clone(governor.limiter());
+            let stopping = lifecycle.stopping.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stopping.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(60)) => limiter.retain_recent(),
+                    }
+                }
+            });
+            Some(governor)
+        } else {
+            None
+        };
+        let router = api::router(
+            state,
+            Duration::from_secs(config.request_timeout_seconds),
+            governor,
+        );
+        let grace = Duration::from_secs(config.shutdown_grace_seconds);
+        let outcome = velocast_http::shutdown::serve_until(
+            listener,
+            router,
+            lifecycle.clone(),
+            shutdown,
+            grace,
+        )
+        .await
+        .context("serving");
+        tasks.close();
+        tasks.wait().await;
+        tracing::info!("gateway stopped");
+        outcome
+    }
+}

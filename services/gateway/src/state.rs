@@ -1,0 +1,47 @@
+//! What every handler can reach, through `State`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use velocast_http::auth::AuthConfig;
+use velocast_http::metrics::HttpMetrics;
+pub use velocast_http::shutdown::Lifecycle;
+
+use crate::fleet::Fleet;
+use crate::metrics::GatewayMetrics;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub fleet: Arc<Fleet>,
+    pub http_metrics: HttpMetrics,
+    pub metrics: GatewayMetrics,
+    pub auth: AuthConfig,
+    pub lifecycle: Lifecycle,
+    pub limits: Limits,
+    pub registry_url: String,
+}
+
+impl FromRef<AppState> for HttpMetrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.http_metrics.clone()
+    }
+}
+
+/// Sizes the handlers enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_instances: usize,
+    pub max_body_bytes: usize,
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let config = crate::GatewayConfig::default();
+        Limits {
+            max_instances: config.max_instances,
+            max_body_bytes: config.max_body_bytes,
+            max_in_flight: config.max_in_flight,
+        }
+    }
+}

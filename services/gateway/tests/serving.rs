@@ -1,0 +1,482 @@
+//! The gateway serving real models: a real registry (SQLite, port 0), real models trained on
+//! `hour.csv`, real ONNX Runtime, real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use velocast_auth::Scope;
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictions_equal_the_trainers_on_every_holdout_row() {
+    let trained = &trained()[0];
+    let stack = Stack::champion(trained, |_| {}).await;
+    let (gateway, version) = (&stack.gateway, &stack.version);
+
+    let (requests, expected) = holdout(trained);
+    let tolerance = trained.card.parity.tolerance;
+    let http = reqwest::Client::new();
+    let token = predictor();
+    // Batches of up to 1,024 through the named route.
+    let mut served = Vec::new();
+    for chunk in requests.chunks(1024) {
+        let instances: Vec<Value> = chunk.iter().map(body).collect();
+        let response = post(
+            &http,
+            &format!("{}/v1/models/default:predict", gateway.base),
+            &token,
+            &json!({ "instances": instances }),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["x-model-version"],
+            version.version.to_string().as_str()
+        );
+        assert_eq!(response.headers()["x-route-arm"], "champion");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["model"], MODEL);
+        assert_eq!(answer["arm"], "champion");
+        assert!(answer["request_id"].as_str().unwrap().len() >= 8);
+        served.extend(
+            answer["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap()),
+        );
+    }
+    assert_eq!(served.len(), 2888);
+    let worst = velocast_features::golden::worst_deviation(&expected, &served)
+        .unwrap()
+        .unwrap();
+    assert!(
+        worst.scaled_error <= tolerance,
+        "row {}: served {} vs trainer {} (scaled {:.2e} > {tolerance:.0e})",
+        worst.row,
+        worst.served,
+        worst.expected,
+        worst.scaled_error
+    );
+    // Single rows (every 29th) through `/v1/predict` and by model name: the same values.
+    for (index, request) in requests.iter().enumerate().step_by(29) {
+        for url in [
+            format!("{}/v1/predict", gateway.base),
+            format!("{}/v1/models/{MODEL}:predict", gateway.base),
+        ] {
+            let response = post(&http, &url, &token, &body(request)).await;
+            assert_eq!(response.status(), 200);
+            let answer: Value = response.json().await.unwrap();
+            let value = answer["prediction"].as_f64().unwrap();
+            assert!(
+                (value - expected[index]).abs() / expected[index].abs().max(1.0) <= tolerance,
+                "row {index}: {value} vs {}",
+                expected[index]
+            );
+        }
+    }
+    // The status page says what serves where.
+    let status = get_json(&http, gateway, "/v1/status", &token_for_status()).await;
+    assert_eq!(status["ready"], true);
+    let arm = &status["routes"][0]["arms"][0];
+    assert_eq!(arm["version"], version.version);
+    assert_eq!(arm["sha256"], version.artifact.sha256.as_str());
+    assert_eq!(arm["share"], 1.0);
+    assert!(
+        status["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "loaded")
+    );
+    // Metrics carry the arm.
+    let metrics = metrics(&http, gateway).await;
+    assert!(
+        metrics.contains(r#"velocast_gateway_predictions_total{arm="champion",route="default",status_class="2xx"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains(r#"velocast_gateway_model_loads_total{model="bike-demand",outcome="ok"} 1"#)
+    );
+    stack.stop().await;
+}
+
+fn token_for_status() -> String {
+    token("ops", &[Scope::MODELS_READ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_is_a_4xx_with_a_json_body_naming_the_field() {
+    let stack = Stack::champion(&trained()[0], |config| config.max_instances = 4).await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let token = predictor();
+    let url = format!("{}/v1/predict", gateway.base);
+    let good = hour();
+    let with = |key: &str, value: Value| {
+        let mut body = good.clone();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = good.clone();
+        body.as_object_mut().unwrap().remove(key);
+        body
+    };
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (with("humidity_pct", json!(101)), 422, "humidity_pct"),
+        (with("weather", json!(5)), 422, "weather"),
+        (with("weather", json!("sunny")), 422, "weather"),
+        (with("temperature_c", json!("NaN")), 422, "temperature_c"),
+        (
+            with("timestamp", json!("2012-13-01T08:00:00")),
+            422,
+            "timestamp",
+        ),
+        (
+            with("timestamp", json!("1999-10-01T08:00:00")),
+            422,
+            "timestamp",
+        ),
+        (with("holiday", json!(1)), 422, "holiday"),
+        (without("wind_speed_kmh"), 422, "wind_speed_kmh"),
+        (with("surprise", json!(1)), 422, "surprise"),
+        (json!({"instances": []}), 422, "instances"),
+        (
+            json!({"instances": [good, good, good, good, good]}),
+            422,
+            "instances",
+        ),
+        (
+            json!({"instances": [good, with("humidity_pct", json!(-1))]}),
+            422,
+            "instances[1].humidity_pct",
+        ),
+        (
+            json!({"instances": [good, good, without("holiday")]}),
+            422,
+            "instances[2].holiday",
+        ),
+        (json!({"instances": good}), 422, "instances"),
+        (json!([good]), 422, "body"),
+        (json!(null), 422, "body"),
+    ];
+    for (body, status, field) in cases {
+        let response = post(&http, &url, &token, &body).await;
+        assert_eq!(response.status(), status, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["field"], field, "{body} → {error}");
+        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // Raw bodies JSON cannot describe.
+    for (raw, status) in [
+        (r#"{"timestamp": NaN}"#, 400),
+        (
+            r#"{"timestamp":"2012-10-01T08:00:00","weather":1,"temperature_c":Infinity}"#,
+            400,
+        ),
+        (
+            r#"{"timestamp":"2012-10-01T08:00:00","weather":1,"temperature_c":1e999,"feels_like_c":18,"humidity_pct":60,"wind_speed_kmh":10,"holiday":false}"#,
+            400,
+        ),
+        ("{", 400),
+        ("", 400),
+    ] {
+        let response = http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{raw}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error_type"].is_string(), "{raw} → {error}");
+    }
+    // Unknown routes and models; wrong methods.
+    let response = post(
+        &http,
+        &format!("{}/v1/models/nope:predict", gateway.base),
+        &token,
+        &good,
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.json::<Value>().await.unwrap()["field"], "name");
+    let response = post(
+        &http,
+        &format!("{}/v1/models/default:explain", gateway.base),
+        &token,
+        &good,
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(response.json::<Value>().await.unwrap()["error_type"].is_string());
+    // Too large a body.
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let response = http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    // And the good request still works.
+    assert_eq!(post(&http, &url, &token, &good).await.status(), 200);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jwt_matrix_holds_on_the_gateway() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let stack = Stack::champion(&trained()[0], |_| {}).await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/predict", gateway.base);
+    let body = hour();
+    let now = SystemTimeExt::now_secs();
+    let claims = |edit: &dyn Fn(&mut Value)| {
+        let mut claims = json!({"sub": "alice", "iss": "velocast", "aud": "velocast",
+            "exp": now + 600, "iat": now, "scope": "predict"});
+        edit(&mut claims);
+        claims
+    };
+    let hs = |claims: &Value, secret: &str| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let unsigned = |claims: &Value| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(claims.to_string())
+        )
+    };
+    let cases: Vec<(Option<String>, u16, &str)> = vec![
+        (None, 401, "missing_token"),
+        (Some("Basic abc".into()), 401, ""),
+        (Some("Bearer".into()), 401, ""),
+        (Some("Bearer not.a.jwt".into()), 401, ""),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|c| c["exp"] = json!(now - 120)), SECRET)
+            )),
+            401,
+            "",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|_| {}), "another-secret-another-secret-xx")
+            )),
+            401,
+            "",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|c| c["aud"] = json!("elsewhere")), SECRET)
+            )),
+            401,
+            "",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|c| c["iss"] = json!("mallory")), SECRET)
+            )),
+            401,
+            "",
+        ),
+        (
+            Some(format!("Bearer {}", unsigned(&claims(&|_| {})))),
+            401,
+            "",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|c| c["scope"] = json!("models:read")), SECRET)
+            )),
+            403,
+            "missing_scope",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                hs(&claims(&|c| c["nbf"] = json!(now + 600)), SECRET)
+            )),
+            401,
+            "",
+        ),
+    ];
+    for (header, status, code) in cases {
+        let mut request = http.post(&url).json(&body);
+        if let Some(header) = &header {
+            request = request.header("authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{header:?}");
+        let error: Value = response.json().await.unwrap();
+        if !code.is_empty() {
+            assert_eq!(error["error_type"], code, "{header:?}");
+        }
+    }
+    // HS/RS confusion: an RS256 header over an HMAC made with the secret is refused.
+    let confused = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let good = hs(&claims(&|_| {}), SECRET);
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        parts[0] = b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        parts.join(".")
+    };
+    let response = http
+        .post(&url)
+        .bearer_auth(confused)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Health and metrics need no token; the status page needs models:read.
+    for path in ["/health/live", "/health/ready", "/metrics", "/openapi.json"] {
+        let response = http
+            .get(format!("{}{path}", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let response = http
+        .get(format!("{}/v1/status", gateway.base))
+        .bearer_auth(predictor())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The good token.
+    let response = http
+        .post(&url)
+        .bearer_auth(predictor())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    stack.stop().await;
+}
+
+struct SystemTimeExt;
+impl SystemTimeExt {
+    fn now_secs() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subjects_past_their_quota_get_429_with_retry_after_and_ratelimit_headers() {
+    let stack = Stack::champion(&trained()[0], |config| {
+        config.rate_limit.per_second = 1;
+        config.rate_limit.burst = 5;
+    })
+    .await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/predict", gateway.base);
+    let body = hour();
+    let alice = token("alice", &[Scope::PREDICT]);
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let response = http
+            .post(&url)
+            .bearer_auth(&alice)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 200 {
+            assert_eq!(response.headers()["ratelimit-limit"], "5");
+            assert!(response.headers().contains_key("ratelimit-remaining"));
+        } else {
+            assert_eq!(status, 429);
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+            assert_eq!(response.headers()["ratelimit-remaining"], "0");
+            assert!(response.headers().contains_key("ratelimit-reset"));
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error_type"], "rate_limited");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    // Another subject has its own bucket; health is never limited.
+    let bob = token("bob", &[Scope::PREDICT]);
+    let response = http
+        .post(&url)
+        .bearer_auth(&bob)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..20 {
+        let response = http
+            .get(format!("{}/health/live", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let metrics = metrics(&http, gateway).await;
+    assert!(
+        metrics.contains("velocast_gateway_rate_limited_total 2"),
+        "{metrics}"
+    );
+    // The bucket refills.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = http
+        .post(&url)
+        .bearer_auth(&alice)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    stack.stop().await;
+}
