@@ -20,8 +20,13 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub fn begin_shutdown(&self) {
-        self.draining.store(true, Ordering::SeqCst);
+        self.begin_draining();
         self.stopping.cancel();
+    }
+
+    /// Readiness turns false; everything else still runs.
+    pub fn begin_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     pub fn is_draining(&self) -> bool {
@@ -57,20 +62,37 @@ pub async fn signal() {
     }
 }
 
-/// Serves `router` until `shutdown` resolves, then drains: readiness turns false and `stopping`
-/// fires (`lifecycle.begin_shutdown`), no new connections are accepted, and in-flight requests
-/// get `grace` before the remaining connections are dropped.
+/// How a service stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Drain {
+    /// Between readiness turning false and the listener closing: time for a load balancer
+    /// (Kubernetes endpoints) to stop sending new requests, which are still served meanwhile.
+    pub delay: Duration,
+    /// Then, how long in-flight requests may take before the remaining connections are dropped.
+    pub grace: Duration,
+}
+
+/// Serves `router` until `shutdown` resolves, then drains: readiness turns false at once; after
+/// `drain.delay` no new connections are accepted and `stopping` fires; in-flight requests get
+/// `drain.grace` before the remaining connections are dropped.
 pub async fn serve_until(
     listener: TcpListener,
     router: Router,
     lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    drain: Drain,
 ) -> std::io::Result<()> {
+    let Drain { delay, grace } = drain;
     let draining = lifecycle.clone();
     let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
-        tracing::info!("draining: readiness is now false, no new connections");
+        tracing::info!(
+            delay_ms = delay.as_millis() as u64,
+            "draining: readiness is now false"
+        );
+        draining.begin_draining();
+        tokio::time::sleep(delay).await;
+        tracing::info!("no new connections; finishing in-flight requests");
         draining.begin_shutdown();
     });
     let serve = serve.into_future();

@@ -167,7 +167,10 @@ impl App {
             router,
             lifecycle.clone(),
             shutdown,
-            grace,
+            velocast_http::shutdown::Drain {
+                delay: Duration::from_millis(config.shutdown_delay_ms),
+                grace,
+            },
         )
         .await
         .context("serving");

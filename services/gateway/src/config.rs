@@ -52,7 +52,11 @@ pub struct GatewayConfig {
     /// Time allowed to produce a response head.
     #[validate(range(min = 1, max = 3600))]
     pub request_timeout_seconds: u64,
-    /// After SIGTERM: how long in-flight requests may take before connections are dropped.
+    /// After SIGTERM: how long readiness is false while requests are still accepted (so load
+    /// balancers stop sending before the listener closes).
+    #[validate(range(min = 0, max = 600_000))]
+    pub shutdown_delay_ms: u64,
+    /// Then: how long in-flight requests may take before connections are dropped.
     #[validate(range(min = 0, max = 600))]
     pub shutdown_grace_seconds: u64,
     /// How often the served aliases are re-read from the registry even without a watch event.
@@ -110,6 +114,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_in_flight: 4096,
             request_timeout_seconds: 10,
+            shutdown_delay_ms: 0,
             shutdown_grace_seconds: 20,
             resync_interval_seconds: 30,
             reload_interval_ms: 1000,

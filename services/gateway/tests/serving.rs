@@ -480,3 +480,70 @@ async fn subjects_past_their_quota_get_429_with_retry_after_and_ratelimit_header
     assert_eq!(response.status(), 200);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_concurrency_limit_requests_are_shed_and_health_still_answers() {
+    let stack = Stack::champion(&trained()[0], |config| {
+        config.max_in_flight = 2;
+        config.rate_limit.enabled = false;
+    })
+    .await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let batch = json!({ "instances": vec![hour(); 1024] });
+    let requests: Vec<_> = (0..24)
+        .map(|_| {
+            let (http, url, batch) = (
+                http.clone(),
+                format!("{}/v1/predict", gateway.base),
+                batch.clone(),
+            );
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .bearer_auth(predictor())
+                    .json(&batch)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let retry = response.headers().get("retry-after").is_some();
+                let body: Value = response.json().await.unwrap();
+                (status, retry, body)
+            })
+        })
+        .collect();
+    // Health and metrics answer while predictions pile up.
+    for path in ["/health/live", "/metrics"] {
+        let response = http
+            .get(format!("{}{path}", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let mut statuses = Vec::new();
+    for request in requests {
+        let (status, retry, body) = request.await.unwrap();
+        match status {
+            200 => assert_eq!(body["predictions"].as_array().unwrap().len(), 1024),
+            503 => {
+                assert!(retry);
+                assert_eq!(body["error_type"], "overloaded");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    let metrics = metrics(&http, gateway).await;
+    assert!(
+        metrics
+            .contains("velocast_http_requests_shed_total{method=\"POST\",route=\"/v1/predict\"}"),
+        "{metrics}"
+    );
+    stack.stop().await;
+}

@@ -96,7 +96,10 @@ impl App {
             router,
             lifecycle.clone(),
             shutdown,
-            grace,
+            velocast_http::shutdown::Drain {
+                delay: Duration::ZERO,
+                grace,
+            },
         )
         .await
         .context("serving");

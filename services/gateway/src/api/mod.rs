@@ -88,6 +88,11 @@ pub fn router(
             )
             .layer(middleware::from_fn(ratelimit::ietf_headers));
     }
+    // Outermost of the prediction layers: refusals below answer on a clean connection.
+    let api = api.layer(middleware::from_fn_with_state(
+        state.limits.max_body_bytes,
+        layers::read_body_first,
+    ));
     let standard = StandardLayers {
         metrics: state.http_metrics.clone(),
         auth: state.auth.clone(),
