@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo train registry models test lint fmt clippy deny machete manifests unit contract bench-train bench-accuracy bench-registry clean
+.PHONY: help setup demo up train registry models test lint fmt clippy deny machete manifests unit contract bench-train bench-accuracy bench-registry clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -15,8 +15,11 @@ help: ## List the targets
 setup: ## Fetch ONNX Runtime 1.31 and the data (idempotent)
 	@scripts/setup.sh
 
-demo: setup ## Set up, start the embedded registry, train the default model, register it as champion, list models and versions
+demo: setup ## Set up, start the embedded registry, train and register the default model as champion, serve it from the gateway, ask it for a prediction
 	DATA=$(DATA) OUT=$(OUT) scripts/demo.sh
+
+up: setup ## Registry + gateway on the embedded defaults, in the foreground until Ctrl-C
+	scripts/up.sh
 
 train: setup ## Train and export the default model without a registry
 	$(CARGO) run --release --locked -p velocast-trainer -- train --data $(DATA) --out $(OUT)
@@ -45,8 +48,9 @@ deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
 machete: ## Unused dependencies
 	cargo machete
 
-contract: ## schemathesis (every check) against a live registry on SQLite and on Postgres
+contract: ## schemathesis (every check) against a live registry on SQLite and on Postgres, and against a live gateway
 	tests/contract/registry.sh sqlite postgres
+	tests/contract/gateway.sh
 
 manifests: ## Check the Kubernetes manifests (probes, resources, security contexts)
 	.velocast/py/bin/python tests/manifests.py

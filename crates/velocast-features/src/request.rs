@@ -17,10 +17,11 @@ pub const MAX_YEAR: i32 = 2100;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DemandRequest {
-    /// Local civil time, ISO 8601 without offset, e.g. `2012-09-01T17:00:00`.
+    /// Local civil time, ISO 8601 without offset, e.g. `2012-09-01T17:00:00`, in 2011..=2100.
+    /// (The documented pattern leaves out 29 February, which leap years accept.)
     #[validate(custom(function = "validate_year"))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2012-10-01T08:00:00",
-        pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"))]
+        pattern = r"^(201[1-9]|20[2-9][0-9]|2100)-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$"))]
     pub timestamp: NaiveDateTime,
     /// Weather situation as the UCI data codes it: 1 clear, 2 mist, 3 light rain/snow,
     /// 4 heavy rain/snow.

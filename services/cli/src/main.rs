@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod predict;
 mod registry;
 use secrecy::SecretString;
 use velocast_auth::{Minter, Scope, parse_ttl};
@@ -61,6 +62,9 @@ enum Command {
         #[arg(long)]
         tag: Option<String>,
     },
+    /// Ask the gateway for an hour's demand, e.g.
+    /// `velocast predict --at 2012-10-01T08:00 --weather clear --temp 18 --humidity 60 --wind 10`.
+    Predict(predict::PredictArgs),
     /// Point an alias at a version (recorded in the audit log with the reason).
     Alias {
         #[command(flatten)]
@@ -81,6 +85,7 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
+        Command::Predict(args) => predict::run(&args),
         Command::Models { registry, tag } => registry::run(&registry, |client| async move {
             registry::print_models(&client.list_models(tag.as_deref()).await?);
             Ok(())

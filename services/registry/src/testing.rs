@@ -86,3 +86,52 @@ pub fn onnx_artifact(seed: u8, len: usize, n_features: usize) -> Vec<u8> {
     options.doc_string.push_str(&"x".repeat(len - bytes.len()));
     export(&blend, &options)
 }
+
+/// A servable test model: a constant ensemble predicting `value` for every hour, with the
+/// metadata the gateway's load gate checks (this build's feature signature, and a card whose
+/// golden rows say `value`). Upload it with any model name.
+pub fn constant_model(value: u8) -> (Vec<u8>, velocast_registry_api::NewVersionMetadata) {
+    use velocast_features::{DemandRequest, FEATURE_COUNT, GoldenRow, GoldenSet, Signature};
+    let object = |value: serde_json::Value| match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let request = DemandRequest {
+        timestamp: chrono::NaiveDate::from_ymd_opt(2012, 10, 1)
+            .and_then(|day| day.and_hms_opt(8, 0, 0))
+            .unwrap_or_default(),
+        weather: 1,
+        temperature_c: 18.0,
+        feels_like_c: 18.0,
+        humidity_pct: 60.0,
+        wind_speed_kmh: 10.0,
+        holiday: false,
+    };
+    let golden = GoldenSet {
+        tolerance: 1e-3,
+        rows: vec![GoldenRow {
+            request,
+            prediction: f64::from(value),
+        }],
+    };
+    let metadata = velocast_registry_api::NewVersionMetadata {
+        artifact_sha256: String::new(),
+        profile_sha256: None,
+        run_id: None,
+        signature: object(serde_json::to_value(Signature::current()).unwrap_or_default()),
+        metrics: Default::default(),
+        params: Default::default(),
+        tags: Default::default(),
+        lineage: velocast_registry_api::Lineage {
+            dataset_sha256: "0".repeat(64),
+            dataset_rows: 1,
+            dataset_first: "2011-01-01T00:00:00".into(),
+            dataset_last: "2011-01-01T00:00:00".into(),
+            config_hash: "constant".into(),
+            git_commit: "test".into(),
+            trainer_version: "test".into(),
+        },
+        card: Some(object(serde_json::json!({ "golden": golden }))),
+    };
+    (onnx_artifact(value, 0, FEATURE_COUNT), metadata)
+}

@@ -41,6 +41,15 @@ pub enum PredictBody {
     Many(Instances),
 }
 
+/// The answer: one prediction for one hour, or predictions for a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Documentation only: handlers answer one of the two.
+pub enum PredictAnswer {
+    One(Prediction),
+    Many(Predictions),
+}
+
 /// The answer to one hour.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Prediction {
@@ -268,7 +277,7 @@ async fn score(
     params(("name" = String, Path, description = "A route name, or the name of a model one route serves", pattern = "^[a-z][a-z0-9_-]{0,63}$")),
     request_body(content = PredictBody, description = "One hour, or `{\"instances\": [...]}`"),
     responses(
-        (status = 200, description = "The prediction (one object in) or predictions (a batch in)", body = Prediction,
+        (status = 200, description = "The prediction (one object in) or predictions (a batch in)", body = PredictAnswer,
             headers(("x-model-version" = u32, description = "The model version that answered"),
                     ("x-route-arm" = String, description = "The arm the request was assigned to"))),
         (status = 404, description = "No such route or model", body = velocast_http::ErrorBody),
@@ -296,7 +305,7 @@ pub async fn predict_named(
 #[utoipa::path(post, path = "/v1/predict", tag = "predict",
     request_body(content = PredictBody, description = "One hour, or `{\"instances\": [...]}`"),
     responses(
-        (status = 200, description = "The prediction (one object in) or predictions (a batch in)", body = Prediction,
+        (status = 200, description = "The prediction (one object in) or predictions (a batch in)", body = PredictAnswer,
             headers(("x-model-version" = u32), ("x-route-arm" = String))),
         (status = 404, description = "No default route", body = velocast_http::ErrorBody),
         (status = 429, description = "Rate limit exceeded (`Retry-After`, `RateLimit-*`)", body = velocast_http::ErrorBody),
