@@ -33,6 +33,8 @@ UCI_ARCHIVE_URL="https://archive.ics.uci.edu/static/public/275/bike+sharing+data
 ONNX_PY_VERSION="1.23.2"
 PYYAML_VERSION="6.0.3"
 SCHEMATHESIS_VERSION="4.32.5"
+TRITONCLIENT_VERSION="2.73.0"
+KSERVE_VERSION="0.21.0"
 MACHETE_VERSION="0.9.1"
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -142,7 +144,7 @@ install_python_onnx() {
     say "python onnx: no python3; the onnx.checker test will skip and say so"
     return
   fi
-  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml" >/dev/null 2>&1 \
+  if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml, tritonclient.http, kserve" >/dev/null 2>&1 \
     && [[ "$("$PY_DIR/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)" == "$SCHEMATHESIS_VERSION" ]]; then
     say "python test tooling: already in place"
     return
@@ -150,9 +152,9 @@ install_python_onnx() {
   [[ -x "$PY_DIR/bin/python" ]] || python3 -m venv "$PY_DIR" \
     || fail "python3 -m venv failed (Debian: apt-get install python3-venv)"
   "$PY_DIR/bin/python" -m pip install --quiet "onnx==${ONNX_PY_VERSION}" "pyyaml==${PYYAML_VERSION}" \
-    "schemathesis==${SCHEMATHESIS_VERSION}" \
-    || fail "pip could not install onnx==${ONNX_PY_VERSION} pyyaml==${PYYAML_VERSION} schemathesis==${SCHEMATHESIS_VERSION}"
-  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION}, schemathesis ${SCHEMATHESIS_VERSION} in $PY_DIR"
+    "schemathesis==${SCHEMATHESIS_VERSION}" "tritonclient[http]==${TRITONCLIENT_VERSION}" "kserve==${KSERVE_VERSION}" \
+    || fail "pip could not install the Python test tooling (onnx, pyyaml, schemathesis, tritonclient, kserve)"
+  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, tritonclient ${TRITONCLIENT_VERSION}, kserve ${KSERVE_VERSION} in $PY_DIR"
 }
 
 # --- 4. cargo-machete ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The gateway's OpenAPI contract, checked from outside by schemathesis (every check, bounded
-# examples) against the real gateway serving a real (constant) model from a real registry.
+# examples), then the Open Inference Protocol spoken by tritonclient[http] and kserve
+# (tests/contract/oip_clients.py), against the real gateway serving a real (constant) model
+# from a real registry.
 # Zero failures or this fails. Needs `make setup` (schemathesis in .velocast/py, ONNX Runtime).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -13,7 +15,7 @@ say() { printf 'contract: %s\n' "$*"; }
 fail() { printf 'contract: FAILED: %s\n' "$*" >&2; exit 1; }
 [[ -x "$PY/schemathesis" ]] || fail "schemathesis is not installed: run make setup"
 
-cargo build --locked -q -p velocast-registry -p velocast-cli -p velocast-gateway --example seed_constant_model
+cargo build --locked -q -p velocast-registry -p velocast-cli -p velocast-gateway --bins --example seed_constant_model
 BIN="$TARGET_DIR/debug"
 
 work="$(mktemp -d)"
@@ -67,3 +69,6 @@ if ! "$PY/schemathesis" --config-file "$ROOT/tests/contract/schemathesis-gateway
   fail "schemathesis found failures against the gateway"
 fi
 say "gateway: schemathesis clean"
+# The inference protocol as tritonclient[http] and kserve build their requests.
+"$PY/python" "$ROOT/tests/contract/oip_clients.py" "$gateway" "$TOKEN" \
+  || { tail -n 20 "$work/gateway.log" >&2; fail "the Open Inference Protocol clients found a fault"; }

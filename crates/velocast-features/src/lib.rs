@@ -7,6 +7,7 @@
 
 mod calendar;
 pub mod golden;
+pub mod json;
 mod request;
 mod vector;
 

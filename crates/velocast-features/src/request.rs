@@ -20,6 +20,7 @@ pub struct DemandRequest {
     /// Local civil time, ISO 8601 without offset, e.g. `2012-09-01T17:00:00`, in 2011..=2100.
     /// (The documented pattern leaves out 29 February, which leap years accept.)
     #[validate(custom(function = "validate_year"))]
+    #[serde(deserialize_with = "crate::json::civil_time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2012-10-01T08:00:00",
         pattern = r"^(201[1-9]|20[2-9][0-9]|2100)-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$"))]
     pub timestamp: NaiveDateTime,
@@ -27,6 +28,7 @@ pub struct DemandRequest {
     /// 4 heavy rain/snow.
     #[validate(range(min = 1, max = 4))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4))]
+    #[serde(deserialize_with = "crate::json::integral")]
     pub weather: u8,
     /// Air temperature in °C.
     #[validate(custom(function = "finite"), range(min = -40.0, max = 50.0))]

@@ -103,6 +103,14 @@ impl AuthConfig {
         }
     }
 
+    /// Also serves `paths` without a token.
+    pub fn with_public(mut self, paths: &[&'static str]) -> Self {
+        let mut all: Vec<&'static str> = self.public_paths.to_vec();
+        all.extend_from_slice(paths);
+        self.public_paths = Arc::from(all);
+        self
+    }
+
     /// Whether `path` is served without a token.
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.contains(&path)

@@ -121,9 +121,10 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// A service's whole document: its API's and its operations' paths, plus the error answers
-/// every `/v1` operation can give ([`StandardErrors`]).
+/// every `/v1` and `/v2` operation can give ([`StandardErrors`]).
 pub fn complete(mut api: OpenApi, operations: OpenApi) -> OpenApi {
     api.merge(operations);
     StandardErrors { prefix: "/v1/" }.modify(&mut api);
+    StandardErrors { prefix: "/v2" }.modify(&mut api);
     api
 }

@@ -10,36 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 use validator::{Validate, ValidationError};
 
-/// An integer as JSON Schema defines one: `3` and `3.0` alike (a number with no fraction), in
-/// the target type's range. serde alone refuses `3.0` for an integer field, which a client
-/// generated from the schema may well send.
-fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<i64> + TryFrom<u64>,
-{
-    use serde::de::Error as _;
-    let number = serde_json::Number::deserialize(deserializer)?;
-    let out_of_range = || D::Error::custom(format!("{number} is out of range"));
-    if let Some(value) = number.as_u64() {
-        return T::try_from(value).map_err(|_| out_of_range());
-    }
-    if let Some(value) = number.as_i64() {
-        return T::try_from(value).map_err(|_| out_of_range());
-    }
-    match number.as_f64() {
-        // Within ±2^53 every integral f64 is exact, so the cast below loses nothing.
-        Some(value) if value.fract() == 0.0 && value.abs() <= 9_007_199_254_740_992.0 => {
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "integral and within ±2^53, checked above"
-            )]
-            let whole = value as i64;
-            T::try_from(whole).map_err(|_| out_of_range())
-        }
-        _ => Err(D::Error::custom(format!("{number} is not an integer"))),
-    }
-}
+use velocast_features::json::integral;
 
 /// A JSON object owned by another component (a signature, a card, parameters).
 pub type Document = serde_json::Map<String, serde_json::Value>;

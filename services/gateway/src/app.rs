@@ -78,7 +78,7 @@ pub async fn build(
         fleet: Arc::new(fleet),
         http_metrics,
         metrics,
-        auth: AuthConfig::standard(verifier),
+        auth: AuthConfig::standard(verifier).with_public(&api::PUBLIC_PATHS),
         lifecycle: Lifecycle::default(),
         limits: Limits {
             max_instances: config.max_instances,

@@ -20,6 +20,9 @@ pub enum GatewayError {
     ArmNotLoaded { route: String, arm: String },
     #[error("route `{0}` has no arm with a positive weight")]
     NoArm(String),
+    /// `/v2/models/{name}/versions/{v}` names a version no arm of the route serves.
+    #[error("route `{route}` serves no version {version} now")]
+    VersionNotServed { route: String, version: u32 },
     #[error("{0}")]
     Invalid(ApiError),
     #[error("inference failed: {0}")]
@@ -29,6 +32,19 @@ pub enum GatewayError {
 impl From<ApiError> for GatewayError {
     fn from(error: ApiError) -> Self {
         GatewayError::Invalid(error)
+    }
+}
+
+impl GatewayError {
+    /// Whether the caller is at fault (for metrics by outcome class).
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            GatewayError::UnknownRoute(_)
+            | GatewayError::NoDefaultRoute
+            | GatewayError::VersionNotServed { .. } => true,
+            GatewayError::Invalid(error) => error.status().is_client_error(),
+            _ => false,
+        }
     }
 }
 
@@ -42,6 +58,12 @@ impl From<GatewayError> for ApiError {
             GatewayError::NoDefaultRoute => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_route", error.to_string())
             }
+            GatewayError::VersionNotServed { .. } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "version_not_served",
+                error.to_string(),
+            )
+            .with_field("version"),
             GatewayError::ArmNotLoaded { .. } | GatewayError::NoArm(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "model_unavailable",

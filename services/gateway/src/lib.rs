@@ -19,6 +19,7 @@ pub mod fleet;
 pub mod follow;
 pub mod metrics;
 pub mod model;
+pub mod oip;
 pub mod pool;
 pub mod ratelimit;
 pub mod state;

@@ -547,3 +547,134 @@ async fn past_the_concurrency_limit_requests_are_shed_and_health_still_answers()
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inference_protocol_reproduces_the_trainer_in_every_input_form() {
+    let trained = &trained()[0];
+    let stack = Stack::champion(trained, |_| {}).await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let (requests, expected) = holdout(trained);
+    let tolerance = trained.card.parity.tolerance;
+    let sample: Vec<usize> = (0..requests.len()).step_by(45).collect();
+    let token = token("oip", &[Scope::PREDICT, Scope::MODELS_READ]);
+    let infer = |body: Value| {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{}/v2/models/default/infer", gateway.base),
+            token.clone(),
+        );
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let check = |answer: &Value| {
+        let output = &answer["outputs"][0];
+        assert_eq!(output["name"], "demand");
+        assert_eq!(output["shape"], json!([sample.len(), 1]));
+        for (value, &row) in output["data"].as_array().unwrap().iter().zip(&sample) {
+            let value = value.as_f64().unwrap();
+            assert!(
+                (value - expected[row]).abs() / expected[row].abs().max(1.0) <= tolerance,
+                "row {row}: {value} vs {}",
+                expected[row]
+            );
+        }
+    };
+    // The feature tensor.
+    let features: Vec<f32> = sample
+        .iter()
+        .flat_map(|&row| velocast_features::features(&requests[row]).unwrap())
+        .collect();
+    let response = infer(
+        json!({"id": "a", "inputs": [{"name": "features", "shape": [sample.len(), 15],
+        "datatype": "FP32", "data": features}]}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["id"], "a");
+    assert_eq!(answer["model_version"], stack.version.version.to_string());
+    check(&answer);
+    // The named fields, one tensor each.
+    let column = |field: &str| -> Vec<Value> {
+        sample
+            .iter()
+            .map(|&row| body(&requests[row])[field].clone())
+            .collect()
+    };
+    let n = sample.len();
+    let response = infer(json!({"inputs": [
+        {"name": "timestamp", "shape": [n], "datatype": "BYTES", "data": column("timestamp")},
+        {"name": "weather", "shape": [n], "datatype": "INT32", "data": column("weather")},
+        {"name": "temperature_c", "shape": [n], "datatype": "FP64", "data": column("temperature_c")},
+        {"name": "feels_like_c", "shape": [n], "datatype": "FP64", "data": column("feels_like_c")},
+        {"name": "humidity_pct", "shape": [n], "datatype": "FP64", "data": column("humidity_pct")},
+        {"name": "wind_speed_kmh", "shape": [n], "datatype": "FP64", "data": column("wind_speed_kmh")},
+        {"name": "holiday", "shape": [n], "datatype": "BOOL", "data": column("holiday")},
+    ]}))
+    .await;
+    assert_eq!(response.status(), 200);
+    check(&response.json().await.unwrap());
+    // JSON requests in one BYTES tensor.
+    let texts: Vec<String> = sample
+        .iter()
+        .map(|&row| body(&requests[row]).to_string())
+        .collect();
+    let response = infer(json!({"inputs": [{"name": "instances", "shape": [n], "datatype": "BYTES", "data": texts}]})).await;
+    assert_eq!(response.status(), 200);
+    check(&response.json().await.unwrap());
+    // Errors: 400 with the protocol's `error`, naming the field.
+    let response = infer(json!({"inputs": [{"name": "features", "shape": [1, 14], "datatype": "FP32", "data": vec![0.0; 14]}]})).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["field"], "inputs[0].shape");
+    assert!(error["error"].as_str().unwrap().contains("[N, 15]"));
+    // Metadata and readiness by route or model name.
+    let metadata = get_json(&http, gateway, "/v2/models/bike-demand", &token).await;
+    assert_eq!(
+        metadata["versions"],
+        json!([stack.version.version.to_string()])
+    );
+    assert_eq!(metadata["inputs"][0]["shape"], json!([-1, 15]));
+    let ready = http
+        .get(format!(
+            "{}/v2/models/default/versions/{}/ready",
+            gateway.base, stack.version.version
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let missing = http
+        .get(format!("{}/v2/models/default/versions/99", gateway.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    // Health needs no token; metadata does.
+    assert_eq!(
+        http.get(format!("{}/v2/health/ready", gateway.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{}/v2", gateway.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    stack.stop().await;
+}

@@ -1,7 +1,9 @@
 //! The gateway's routes and the one `router()` with its layer order.
 
+pub mod infer;
 pub mod ops;
 pub mod predict;
+pub mod v2;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,9 @@ use velocast_http::openapi::{BearerAuth, complete};
 use crate::ratelimit;
 use crate::state::AppState;
 
+/// Served without a token beside the standard public paths: the protocol's health checks.
+pub const PUBLIC_PATHS: [&str; 2] = ["/v2/health/live", "/v2/health/ready"];
+
 /// What the routes do not declare themselves. `predict_named` is listed here because its
 /// documented path (`/v1/models/{name}:predict`) is not one axum can route.
 #[derive(Debug, OpenApi)]
@@ -32,6 +37,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     tags(
         (name = "predict", description = "Demand predictions"),
+        (name = "inference protocol v2", description = "The Open Inference Protocol (KServe V2, Triton) over REST"),
         (name = "operations", description = "Health, Prometheus metrics and what serves where"),
     )
 )]
@@ -42,12 +48,21 @@ pub struct ApiDoc;
 fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(predict::predict_default))
-        .route("/v1/models/{target}", post(predict::predict_named));
+        .route("/v1/models/{target}", post(predict::predict_named))
+        .routes(routes!(v2::infer))
+        .routes(routes!(v2::infer_version));
     let operations = OpenApiRouter::new()
         .routes(routes!(ops::live))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
-        .routes(routes!(ops::status));
+        .routes(routes!(ops::status))
+        .routes(routes!(v2::server))
+        .routes(routes!(v2::live))
+        .routes(routes!(v2::ready))
+        .routes(routes!(v2::model))
+        .routes(routes!(v2::model_version))
+        .routes(routes!(v2::model_ready))
+        .routes(routes!(v2::model_version_ready));
     (api, operations)
 }
 

@@ -4,9 +4,6 @@
 //! The path is routed as `/v1/models/{target}` (axum cannot match a parameter followed by a
 //! literal in one segment) and documented as `/v1/models/{name}:predict`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,10 +14,10 @@ use velocast_auth::Principal;
 use velocast_features::{DemandRequest, FEATURE_COUNT};
 use velocast_http::ApiError;
 use velocast_http::auth::{Authorized, Predict};
-use velocast_routing::StickyKey;
 
+use crate::api::infer;
 use crate::error::GatewayError;
-use crate::fleet::{ArmState, RouteState};
+use crate::fleet::RouteState;
 use crate::state::AppState;
 
 /// A batch of requests.
@@ -71,27 +68,6 @@ pub struct Predictions {
     pub route: String,
     pub arm: String,
     pub request_id: String,
-}
-
-/// The request id the request-id layer put on the request.
-fn request_id(headers: &HeaderMap) -> &str {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-}
-
-/// The key that keeps a caller on one arm.
-fn sticky_key<'a>(sticky: &StickyKey, principal: &'a Principal, headers: &'a HeaderMap) -> &'a str {
-    match sticky {
-        StickyKey::Subject => principal.subject.as_str(),
-        StickyKey::Header(name) => headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| request_id(headers)),
-        StickyKey::RequestId => request_id(headers),
-    }
 }
 
 /// The rows of a body: `(requests, batch?)`, with errors naming the field (`instances[3].weather`).
@@ -159,11 +135,6 @@ fn feature_rows(requests: &[DemandRequest], batch: bool) -> Result<Vec<f32>, Api
     Ok(rows)
 }
 
-struct Served<'a> {
-    route: &'a RouteState,
-    arm: &'a ArmState,
-}
-
 /// The whole prediction path for one resolved route.
 async fn predict_on(
     state: &AppState,
@@ -172,65 +143,18 @@ async fn predict_on(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, GatewayError> {
-    let key = sticky_key(&route.route.sticky, principal, headers);
-    let assignment = velocast_routing::assign(key, &route.route.arms)
-        .ok_or_else(|| GatewayError::NoArm(route.route.name.to_string()))?;
-    let arm = route
-        .arms
-        .get(assignment.arm)
-        .ok_or_else(|| GatewayError::NoArm(route.route.name.to_string()))?;
-    let served = Served { route, arm };
-    let started = Instant::now();
-    let outcome = score(state, &served, headers, body).await;
-    let metrics = &arm.metrics;
-    metrics.duration.observe(started.elapsed().as_secs_f64());
-    match &outcome {
-        Ok(_) => metrics.ok.inc(),
-        Err(GatewayError::Invalid(error)) if error.status().is_client_error() => {
-            metrics.client_error.inc();
-        }
-        Err(_) => metrics.server_error.inc(),
-    }
-    outcome
-}
-
-async fn score(
-    state: &AppState,
-    served: &Served<'_>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, GatewayError> {
-    let Served { route, arm } = served;
-    let model = arm
-        .model
-        .as_ref()
-        .map(Arc::clone)
-        .ok_or_else(|| GatewayError::ArmNotLoaded {
-            route: route.route.name.to_string(),
-            arm: arm.arm.name.to_string(),
-        })?;
-    // Announce the request before parsing, so a session about to run can wait for it.
-    let arrival = model.pool.arriving();
-    let (requests, batch) = parse_body(body, state.limits.max_instances)?;
-    let rows = feature_rows(&requests, batch)?;
-    let receiver = model.pool.submit(rows)?;
-    drop(arrival);
-    let scored = receiver
-        .await
-        .map_err(|_| crate::pool::PoolError::Closed)??;
-    let metrics = &arm.metrics;
-    metrics.queue.observe(scored.queued.as_secs_f64());
-    metrics.inference.observe(scored.inference.as_secs_f64());
-    metrics.batch_rows.observe(scored.batch_rows as f64);
-    metrics.rows.inc_by(scored.values.len() as u64);
-    let predictions: Vec<f64> = scored.values.iter().map(|v| f64::from(*v)).collect();
-    if let Some(values) = &arm.values {
-        for value in &predictions {
-            values.observe(*value);
-        }
-    }
-    let request_id = request_id(headers).to_owned();
-    let common = (
+    let arm = infer::choose_arm(route, principal, headers, None)?;
+    let max_instances = state.limits.max_instances;
+    let mut batch = false;
+    let outcome = infer::run_on_arm(route, arm, || {
+        let (requests, is_batch) = parse_body(body, max_instances)?;
+        batch = is_batch;
+        Ok(feature_rows(&requests, is_batch)?)
+    })
+    .await?;
+    let model = &outcome.model;
+    let request_id = infer::request_id(headers).to_owned();
+    let (name, version, route_name, arm_name) = (
         model.model.clone(),
         model.version,
         route.route.name.to_string(),
@@ -238,20 +162,20 @@ async fn score(
     );
     let body = if batch {
         serde_json::to_vec(&Predictions {
-            predictions,
-            model: common.0,
-            version: common.1,
-            route: common.2,
-            arm: common.3,
+            predictions: outcome.predictions,
+            model: name,
+            version,
+            route: route_name,
+            arm: arm_name,
             request_id,
         })
     } else {
         serde_json::to_vec(&Prediction {
-            prediction: predictions.first().copied().unwrap_or(f64::NAN),
-            model: common.0,
-            version: common.1,
-            route: common.2,
-            arm: common.3,
+            prediction: outcome.predictions.first().copied().unwrap_or(f64::NAN),
+            model: name,
+            version,
+            route: route_name,
+            arm: arm_name,
             request_id,
         })
     }
@@ -264,17 +188,13 @@ async fn score(
         body,
     )
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert("x-model-version", HeaderValue::from(model.version));
-    if let Ok(arm) = HeaderValue::from_str(arm.arm.name.as_str()) {
-        headers.insert("x-route-arm", arm);
-    }
+    infer::served_headers(response.headers_mut(), model.version, arm);
     Ok(response)
 }
 
 /// Predict demand on a named route (or the one route serving a model of that name).
 #[utoipa::path(post, path = "/v1/models/{name}:predict", tag = "predict",
-    params(("name" = String, Path, description = "A route name, or the name of a model one route serves", pattern = "^[a-z][a-z0-9_-]{0,63}$")),
+    params(("name" = String, Path, description = "A route name, or the name of a model one route serves", pattern = "^[a-z][a-z0-9_-]{0,63}$", example = "default")),
     request_body(content = PredictBody, description = "One hour, or `{\"instances\": [...]}`"),
     responses(
         (status = 200, description = "The prediction (one object in) or predictions (a batch in)", body = PredictAnswer,

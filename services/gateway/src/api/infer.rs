@@ -1,0 +1,135 @@
+//! The prediction path both dialects share (`/v1` named features, `/v2` Open Inference
+//! Protocol): choosing the arm, running rows on its model off the async workers, and the
+//! arm's metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::{HeaderMap, HeaderValue};
+use velocast_auth::Principal;
+use velocast_routing::StickyKey;
+
+use crate::error::GatewayError;
+use crate::fleet::{ArmState, RouteState};
+use crate::model::LoadedModel;
+use crate::pool::PoolError;
+
+/// The request id the request-id layer put on the request.
+pub fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// The key that keeps a caller on one arm.
+pub fn sticky_key<'a>(
+    sticky: &StickyKey,
+    principal: &'a Principal,
+    headers: &'a HeaderMap,
+) -> &'a str {
+    match sticky {
+        StickyKey::Subject => principal.subject.as_str(),
+        StickyKey::Header(name) => headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| request_id(headers)),
+        StickyKey::RequestId => request_id(headers),
+    }
+}
+
+/// The arm a request goes to: by its sticky key, or the arm serving `pinned_version`.
+pub fn choose_arm<'a>(
+    route: &'a RouteState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    pinned_version: Option<u32>,
+) -> Result<&'a ArmState, GatewayError> {
+    if let Some(version) = pinned_version {
+        return route
+            .arms
+            .iter()
+            .find(|arm| arm.model.as_ref().is_some_and(|m| m.version == version))
+            .ok_or(GatewayError::VersionNotServed {
+                route: route.route.name.to_string(),
+                version,
+            });
+    }
+    let key = sticky_key(&route.route.sticky, principal, headers);
+    let assignment = velocast_routing::assign(key, &route.route.arms)
+        .ok_or_else(|| GatewayError::NoArm(route.route.name.to_string()))?;
+    route
+        .arms
+        .get(assignment.arm)
+        .ok_or_else(|| GatewayError::NoArm(route.route.name.to_string()))
+}
+
+/// What a model answered, and which version it was.
+#[derive(Debug)]
+pub struct Outcome {
+    pub predictions: Vec<f64>,
+    pub model: Arc<LoadedModel>,
+}
+
+/// Runs the feature rows `parse` produces on the arm's model. The request is announced to the
+/// model's sessions before parsing (so a session about to run can wait for it), and the arm's
+/// metrics record the outcome either way.
+pub async fn run_on_arm<F>(
+    route: &RouteState,
+    arm: &ArmState,
+    parse: F,
+) -> Result<Outcome, GatewayError>
+where
+    F: FnOnce() -> Result<Vec<f32>, GatewayError>,
+{
+    let started = Instant::now();
+    let outcome = run(route, arm, parse).await;
+    let metrics = &arm.metrics;
+    metrics.duration.observe(started.elapsed().as_secs_f64());
+    match &outcome {
+        Ok(_) => metrics.ok.inc(),
+        Err(error) if error.is_client_error() => metrics.client_error.inc(),
+        Err(_) => metrics.server_error.inc(),
+    }
+    outcome
+}
+
+async fn run<F>(route: &RouteState, arm: &ArmState, parse: F) -> Result<Outcome, GatewayError>
+where
+    F: FnOnce() -> Result<Vec<f32>, GatewayError>,
+{
+    let model = arm
+        .model
+        .as_ref()
+        .map(Arc::clone)
+        .ok_or_else(|| GatewayError::ArmNotLoaded {
+            route: route.route.name.to_string(),
+            arm: arm.arm.name.to_string(),
+        })?;
+    let arrival = model.pool.arriving();
+    let rows = parse()?;
+    let receiver = model.pool.submit(rows)?;
+    drop(arrival);
+    let scored = receiver.await.map_err(|_| PoolError::Closed)??;
+    let metrics = &arm.metrics;
+    metrics.queue.observe(scored.queued.as_secs_f64());
+    metrics.inference.observe(scored.inference.as_secs_f64());
+    metrics.batch_rows.observe(scored.batch_rows as f64);
+    metrics.rows.inc_by(scored.values.len() as u64);
+    let predictions: Vec<f64> = scored.values.iter().map(|v| f64::from(*v)).collect();
+    if let Some(values) = &arm.values {
+        for value in &predictions {
+            values.observe(*value);
+        }
+    }
+    Ok(Outcome { predictions, model })
+}
+
+/// `x-model-version` and `x-route-arm` on a prediction's response.
+pub fn served_headers(headers: &mut axum::http::HeaderMap, version: u32, arm: &ArmState) {
+    headers.insert("x-model-version", HeaderValue::from(version));
+    if let Ok(arm) = HeaderValue::from_str(arm.arm.name.as_str()) {
+        headers.insert("x-route-arm", arm);
+    }
+}
