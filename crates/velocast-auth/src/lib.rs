@@ -113,6 +113,13 @@ struct VerifiedClaims {
     sub: Option<String>,
     #[serde(default)]
     scope: String,
+    /// Read again for the verified-token cache, which applies the same time rules (optional
+    /// here for the same reason as `sub`; jsonwebtoken requires `exp`).
+    /// Any JSON: jsonwebtoken names a claim of the wrong type itself.
+    #[serde(default)]
+    exp: Option<serde_json::Value>,
+    #[serde(default)]
+    nbf: Option<serde_json::Value>,
 }
 
 /// Who is calling and what they may do.
@@ -238,6 +245,73 @@ pub struct Verifier {
     keys: Keys,
     issuer: String,
     audience: String,
+    cache: TokenCache,
+}
+
+/// Tokens already verified, so a client sending the same token with every request pays for
+/// its signature once. Direct-mapped (a token's slot is fixed by a keyed hash of its full text,
+/// so a colliding token only evicts), bounded, and a hit is the whole token byte for byte (its
+/// signature included): nothing a token does not already prove is taken on trust. A hit still
+/// applies the expiry and not-before rules with the same leeway as a full verification.
+struct TokenCache {
+    slots: Vec<std::sync::Mutex<Option<Verified>>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+struct Verified {
+    token: Box<str>,
+    principal: Principal,
+    exp: u64,
+    nbf: Option<u64>,
+}
+
+/// Slots in the verified-token cache.
+pub const TOKEN_CACHE_SLOTS: usize = 4096;
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// jsonwebtoken's time rules, as `Verifier::verify` configures them.
+fn in_time(exp: u64, nbf: Option<u64>, now: u64) -> bool {
+    exp >= now.saturating_sub(LEEWAY_SECONDS) && nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECONDS)
+}
+
+impl TokenCache {
+    fn new() -> Self {
+        TokenCache {
+            slots: (0..TOKEN_CACHE_SLOTS)
+                .map(|_| std::sync::Mutex::new(None))
+                .collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn slot(&self, token: &str) -> &std::sync::Mutex<Option<Verified>> {
+        use std::hash::BuildHasher;
+        let index = (self.hasher.hash_one(token) as usize) % self.slots.len();
+        &self.slots[index]
+    }
+
+    fn get(&self, token: &str, now: u64) -> Option<Principal> {
+        let slot = self.slot(token).lock().ok()?;
+        slot.as_ref()
+            .filter(|v| &*v.token == token && in_time(v.exp, v.nbf, now))
+            .map(|v| v.principal.clone())
+    }
+
+    fn put(&self, token: &str, principal: &Principal, exp: u64, nbf: Option<u64>) {
+        if let Ok(mut slot) = self.slot(token).lock() {
+            *slot = Some(Verified {
+                token: token.into(),
+                principal: principal.clone(),
+                exp,
+                nbf,
+            });
+        }
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -285,6 +359,7 @@ impl Verifier {
             keys: Keys::Hs256(DecodingKey::from_secret(bytes)),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            cache: TokenCache::new(),
         })
     }
 
@@ -307,6 +382,7 @@ impl Verifier {
             keys: Keys::Jwks(keys),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            cache: TokenCache::new(),
         })
     }
 
@@ -323,10 +399,14 @@ impl Verifier {
         self.verify(token.trim())
     }
 
-    /// Verifies a bare token.
+    /// Verifies a bare token (a token verified before, and still in time, is answered from the
+    /// verified-token cache).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
+        }
+        if let Some(principal) = self.cache.get(token, now_seconds()) {
+            return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let (algorithm, key) = match &self.keys {
@@ -380,7 +460,12 @@ impl Verifier {
         if subject.is_empty() {
             return Err(AuthError::Malformed);
         }
-        Ok(Principal { subject, scopes })
+        let principal = Principal { subject, scopes };
+        let nbf = data.claims.nbf.as_ref().and_then(serde_json::Value::as_u64);
+        if let Some(exp) = data.claims.exp.as_ref().and_then(serde_json::Value::as_u64) {
+            self.cache.put(token, &principal, exp, nbf);
+        }
+        Ok(principal)
     }
 }
 

@@ -354,3 +354,27 @@ proptest::proptest! {
         proptest::prop_assert_eq!(text.parse::<Scope>().is_ok(), valid);
     }
 }
+
+#[test]
+fn a_cached_token_still_expires_and_a_tampered_copy_still_fails() {
+    use std::time::{Duration, SystemTime};
+    let secret = SecretString::from("cache-test-secret-cache-test-secret-0000");
+    let minter = Minter::hs256(&secret, "velocast", "velocast").unwrap();
+    let verifier = Verifier::hs256(&secret, "velocast", "velocast").unwrap();
+    let scopes = [Scope::PREDICT.parse::<Scope>().unwrap()];
+    // Issued so that it expires 2 s from now (beyond the 5 s leeway after 7 s).
+    let issued = SystemTime::now() - Duration::from_secs(58);
+    let token = minter
+        .mint_at("alice", &scopes, Duration::from_secs(60), issued)
+        .unwrap();
+    assert_eq!(verifier.verify(&token).unwrap().subject, "alice");
+    // From the cache now; a copy with one changed signature byte is not the cached token.
+    assert_eq!(verifier.verify(&token).unwrap().subject, "alice");
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert!(verifier.verify(&tampered).is_err());
+    std::thread::sleep(Duration::from_millis(7_500));
+    assert_eq!(verifier.verify(&token), Err(AuthError::Expired));
+}

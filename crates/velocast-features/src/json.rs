@@ -42,9 +42,12 @@ where
 {
     use serde::de::Error as _;
     let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
+    // chrono's own ISO reader first (no format string to interpret on every request), then the
+    // form without seconds.
+    text.parse::<NaiveDateTime>()
+        .ok()
+        .filter(|_| text.len() >= "YYYY-MM-DDTHH:MM:SS".len())
+        .or_else(|| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M").ok())
         .ok_or_else(|| {
             D::Error::custom(format!(
                 "`{text}` is not a civil time like 2012-10-01T08:00 or 2012-10-01T08:00:00"

@@ -29,7 +29,9 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
@@ -67,7 +69,42 @@ pub fn apply(router: Router, layers: StandardLayers) -> Router {
         .layer(middleware::from_fn(json_errors))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(SequentialRequestIds::new()))
+}
+
+/// Request ids unique across replicas and restarts without a system call per request: a random
+/// 64-bit prefix drawn once per process (UUID v4 reads the OS's random source on every call)
+/// and a counter.
+#[derive(Debug, Clone)]
+pub struct SequentialRequestIds {
+    prefix: u64,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    pub fn new() -> Self {
+        SequentialRequestIds {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            counter: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl Default for SequentialRequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{:016x}-{n:012x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// Refuses (503 + `Retry-After`, counted in `velocast_http_requests_shed_total`) any request

@@ -33,8 +33,13 @@ pub const CANCELLED: &str = "cancelled";
 
 /// The service's metrics registry with the HTTP metrics in it; services register their own
 /// metrics in [`HttpMetrics::registry`].
+///
+/// Cheap to clone (one reference count): every middleware holds a copy per request.
 #[derive(Debug, Clone)]
-pub struct HttpMetrics {
+pub struct HttpMetrics(std::sync::Arc<Metrics>);
+
+#[derive(Debug)]
+pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
@@ -84,40 +89,42 @@ impl HttpMetrics {
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(timeouts.clone()))?;
         registry.register(Box::new(shed.clone()))?;
-        Ok(HttpMetrics {
+        Ok(HttpMetrics(std::sync::Arc::new(Metrics {
             registry,
             requests,
             duration,
             in_flight,
             timeouts,
             shed,
-        })
+        })))
     }
 
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        &self.0.registry
     }
 
     /// Requests being handled now.
     pub fn in_flight(&self) -> i64 {
-        self.in_flight.get()
+        self.0.in_flight.get()
     }
 
     /// The text exposition format.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        TextEncoder::new().encode(&self.0.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
 
     pub(crate) fn timed_out(&self, labels: &RouteLabels) {
-        self.timeouts
+        self.0
+            .timeouts
             .with_label_values(&[labels.route(), labels.method])
             .inc();
     }
 
     pub(crate) fn shed(&self, labels: &RouteLabels) {
-        self.shed
+        self.0
+            .shed
             .with_label_values(&[labels.route(), labels.method])
             .inc();
     }
@@ -187,7 +194,7 @@ impl<'a> InFlight<'a> {
     fn begin(metrics: &'a HttpMetrics, labels: RouteLabels) -> Self {
         let gauged = labels.route() != SCRAPE_ROUTE;
         if gauged {
-            metrics.in_flight.inc();
+            metrics.0.in_flight.inc();
         }
         InFlight {
             metrics,
@@ -207,13 +214,15 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let route = self.labels.route();
         if self.gauged {
-            self.metrics.in_flight.dec();
+            self.metrics.0.in_flight.dec();
         }
         self.metrics
+            .0
             .duration
             .with_label_values(&[route, self.labels.method])
             .observe(self.started.elapsed().as_secs_f64());
         self.metrics
+            .0
             .requests
             .with_label_values(&[route, self.labels.method, self.outcome])
             .inc();

@@ -27,7 +27,7 @@ use crate::metrics::GatewayMetrics;
 use crate::model::LoadSettings;
 use crate::pool::BatchPolicy;
 use crate::ratelimit;
-use crate::state::{AppState, Lifecycle, Limits};
+use crate::state::{AppState, Lifecycle, Limits, Shared};
 
 /// A bound, ready-to-run gateway.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ pub async fn build(
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
-    let state = AppState {
+    let state = AppState::new(Shared {
         fleet: Arc::new(fleet),
         http_metrics,
         metrics,
@@ -86,7 +86,7 @@ pub async fn build(
             max_in_flight: config.max_in_flight,
         },
         registry_url: config.registry_url.clone(),
-    };
+    });
     Ok(App {
         listener,
         state,

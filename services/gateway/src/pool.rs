@@ -58,6 +58,11 @@ struct Job {
 struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// Session threads waiting for work, and wake-ups sent to them not yet taken: a submit
+    /// signals only when a thread is waiting and none is already on its way (std's condvar
+    /// makes a futex system call on every notify, waiter or not).
+    idle: usize,
+    waking: usize,
 }
 
 struct Shared {
@@ -97,6 +102,7 @@ impl std::fmt::Debug for InferencePool {
 #[derive(Debug)]
 pub struct Arrival {
     shared: Arc<Shared>,
+    ended: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -105,9 +111,19 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+impl Arrival {
+    /// Ends the announcement (once).
+    fn end(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            self.shared.arriving.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 impl Drop for Arrival {
     fn drop(&mut self) {
-        self.shared.arriving.fetch_sub(1, Ordering::AcqRel);
+        self.end();
     }
 }
 
@@ -157,26 +173,29 @@ impl InferencePool {
         self.shared.arriving.fetch_add(1, Ordering::AcqRel);
         Arrival {
             shared: Arc::clone(&self.shared),
+            ended: false,
         }
     }
 
     /// Scores `features` (row-major, a whole number of rows).
     pub async fn predict(&self, features: Vec<f32>) -> Result<Scored, PoolError> {
-        let receiver = self.submit(features)?;
+        let receiver = self.submit(features, None)?;
         receiver.await.map_err(|_| PoolError::Closed)?
     }
 
     /// As [`InferencePool::predict`], from a thread that may block (loading, tests).
     pub fn predict_blocking(&self, features: Vec<f32>) -> Result<Scored, PoolError> {
-        let receiver = self.submit(features)?;
+        let receiver = self.submit(features, None)?;
         receiver.blocking_recv().map_err(|_| PoolError::Closed)?
     }
 
-    /// Queues `features` and returns where the answer will arrive (so a caller can end its
-    /// [`Arrival`] as soon as the job is queued).
+    /// Queues `features` and returns where the answer will arrive. The request's [`Arrival`],
+    /// if it announced one, ends in the same step as the job is queued, so no session waits for
+    /// a request that is already in its queue.
     pub fn submit(
         &self,
         features: Vec<f32>,
+        arrival: Option<Arrival>,
     ) -> Result<oneshot::Receiver<Result<Scored, PoolError>>, PoolError> {
         let n = self.shared.n_features;
         let rows = features.len() / n.max(1);
@@ -188,10 +207,13 @@ impl InferencePool {
             }));
         }
         let (reply, receiver) = oneshot::channel();
-        {
+        let wake = {
             let mut queue = self.shared.lock();
             if queue.closed {
                 return Err(PoolError::Closed);
+            }
+            if let Some(mut arrival) = arrival {
+                arrival.end();
             }
             queue.jobs.push_back(Job {
                 features,
@@ -199,8 +221,15 @@ impl InferencePool {
                 queued_at: Instant::now(),
                 reply,
             });
+            let wake = queue.idle > queue.waking;
+            if wake {
+                queue.waking += 1;
+            }
+            wake
+        };
+        if wake {
+            self.shared.wake.notify_one();
         }
-        self.shared.wake.notify_one();
         Ok(receiver)
     }
 }
@@ -211,6 +240,9 @@ impl Drop for InferencePool {
         self.shared.wake.notify_all();
     }
 }
+
+/// How often an idle session thread looks at its queue even without a wake-up.
+const IDLE_RECHECK: Duration = Duration::from_millis(100);
 
 /// Takes jobs from the front of the queue while they fit in the batch.
 fn take_fitting(queue: &mut Queue, batch: &mut Vec<Job>, rows: &mut usize, max_rows: usize) {
@@ -242,10 +274,15 @@ fn serve(shared: &Shared, mut session: TreeSession) {
                 if queue.closed {
                     return;
                 }
+                queue.idle += 1;
+                // Bounded, so that a wake-up lost to a race can only ever delay, never strand.
                 queue = shared
                     .wake
-                    .wait(queue)
-                    .unwrap_or_else(PoisonError::into_inner);
+                    .wait_timeout(queue, IDLE_RECHECK)
+                    .map(|(queue, _)| queue)
+                    .unwrap_or_else(|e| e.into_inner().0);
+                queue.idle -= 1;
+                queue.waking = queue.waking.saturating_sub(1);
             }
             take_fitting(&mut queue, &mut batch, &mut rows, policy.max_batch_rows);
             // Wait for requests already on their way, never longer than the policy allows.
@@ -258,11 +295,14 @@ fn serve(shared: &Shared, mut session: TreeSession) {
                 if now >= deadline {
                     break;
                 }
+                queue.idle += 1;
                 queue = shared
                     .wake
                     .wait_timeout(queue, deadline - now)
                     .map(|(queue, _)| queue)
                     .unwrap_or_else(|e| e.into_inner().0);
+                queue.idle -= 1;
+                queue.waking = queue.waking.saturating_sub(1);
                 take_fitting(&mut queue, &mut batch, &mut rows, policy.max_batch_rows);
             }
         }

@@ -10,8 +10,25 @@ pub use velocast_http::shutdown::Lifecycle;
 use crate::fleet::Fleet;
 use crate::metrics::GatewayMetrics;
 
+/// Cheap to clone (one reference count): axum hands every handler its own copy.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
     pub fleet: Arc<Fleet>,
     pub http_metrics: HttpMetrics,
     pub metrics: GatewayMetrics,

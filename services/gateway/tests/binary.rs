@@ -195,3 +195,40 @@ async fn sigterm_under_load_turns_readiness_false_and_answers_every_accepted_req
     assert!(total > 100, "{total} requests answered");
     registry.stop().await.unwrap();
 }
+
+/// The ConfigMap's `gateway.toml` in k8s/gateway.yaml is a valid configuration (routes included);
+/// only its JWKS file, mounted from a Secret in the cluster, is swapped for a test secret.
+#[test]
+fn the_kubernetes_configmap_holds_a_valid_configuration() {
+    let manifest = std::fs::read_to_string(workspace().join("k8s/gateway.yaml")).unwrap();
+    let start = manifest.find("  gateway.toml: |\n").unwrap() + "  gateway.toml: |\n".len();
+    let text: String = manifest[start..]
+        .lines()
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(
+        &file,
+        text.replace("jwks_file = \"/etc/velocast/jwks/jwks.json\"\n", ""),
+    )
+    .unwrap();
+    let output = gateway(&[
+        "serve",
+        "--config",
+        file.to_str().unwrap(),
+        "--check-config",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("shutdown_delay_ms = 5000"), "{printed}");
+    assert!(printed.contains("challenger"), "{printed}");
+}

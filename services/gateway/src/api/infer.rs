@@ -109,8 +109,7 @@ where
         })?;
     let arrival = model.pool.arriving();
     let rows = parse()?;
-    let receiver = model.pool.submit(rows)?;
-    drop(arrival);
+    let receiver = model.pool.submit(rows, Some(arrival))?;
     let scored = receiver.await.map_err(|_| PoolError::Closed)??;
     let metrics = &arm.metrics;
     metrics.queue.observe(scored.queued.as_secs_f64());

@@ -26,7 +26,7 @@ pub struct GatewayHealth {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
-    velocast_http::metrics::exposition(State(state.http_metrics)).await
+    velocast_http::metrics::exposition(State(state.http_metrics.clone())).await
 }
 
 /// The process is up.
