@@ -29,11 +29,21 @@ use crate::pool::BatchPolicy;
 use crate::ratelimit;
 use crate::state::{AppState, Lifecycle, Limits, Shared};
 
+/// The task that delivers prediction events (boxed: its type is unnameable).
+struct EventDelivery(std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>);
+
+impl std::fmt::Debug for EventDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventDelivery")
+    }
+}
+
 /// A bound, ready-to-run gateway.
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    delivery: Option<EventDelivery>,
     client: RegistryClient,
     config: GatewayConfig,
     config_file: Option<PathBuf>,
@@ -53,7 +63,7 @@ pub async fn build(
         .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
     let table = config.route_table().map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = Runtime::load(&resolve_dylib_path(config.onnxruntime_path.as_deref()))?;
-    let client = RegistryClient::new(&config.registry_url, registry_token)?;
+    let client = RegistryClient::new(&config.registry_url, registry_token.clone())?;
     let http_metrics = HttpMetrics::new().context("metrics")?;
     let metrics = GatewayMetrics::register(http_metrics.registry()).context("metrics")?;
     let fleet = Fleet::new(
@@ -71,6 +81,31 @@ pub async fn build(
         Duration::from_secs(config.resync_interval_seconds),
         metrics.clone(),
     );
+    let lifecycle = Lifecycle::default();
+    let events = match &config.events {
+        Some(settings) => {
+            let (sink, delivery) = crate::events::start(
+                crate::events::EventSettings {
+                    url: settings.url.clone(),
+                    buffer: settings.buffer,
+                    batch: settings.batch,
+                    flush_interval: Duration::from_millis(settings.flush_interval_ms),
+                    max_retries: settings.max_retries,
+                    timeout: Duration::from_millis(settings.timeout_ms),
+                },
+                registry_token.clone(),
+                http_metrics.registry(),
+                lifecycle.stopping.clone(),
+            )
+            .context("event metrics")?;
+            Some((sink, delivery))
+        }
+        None => None,
+    };
+    let (events, delivery) = match events {
+        Some((sink, delivery)) => (Some(sink), Some(EventDelivery(Box::pin(delivery)))),
+        None => (None, None),
+    };
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
@@ -79,17 +114,19 @@ pub async fn build(
         http_metrics,
         metrics,
         auth: AuthConfig::standard(verifier).with_public(&api::PUBLIC_PATHS),
-        lifecycle: Lifecycle::default(),
+        lifecycle,
         limits: Limits {
             max_instances: config.max_instances,
             max_body_bytes: config.max_body_bytes,
             max_in_flight: config.max_in_flight,
         },
         registry_url: config.registry_url.clone(),
+        events,
     });
     Ok(App {
         listener,
         state,
+        delivery,
         client,
         config: config.clone(),
         config_file,
@@ -109,6 +146,7 @@ impl App {
         let App {
             listener,
             state,
+            delivery,
             client,
             config,
             config_file,
@@ -118,6 +156,9 @@ impl App {
         let lifecycle = state.lifecycle.clone();
         let tasks = TaskTracker::new();
         let fleet = Arc::clone(&state.fleet);
+        if let Some(EventDelivery(delivery)) = delivery {
+            tasks.spawn(delivery);
+        }
         tasks.spawn(follow::reconcile_loop(
             Arc::clone(&fleet),
             Duration::from_secs(config.resync_interval_seconds),

@@ -67,6 +67,9 @@ pub struct GatewayConfig {
     pub reload_interval_ms: u64,
     #[validate(nested)]
     pub rate_limit: RateLimitSettings,
+    /// Where prediction events go (the monitor); none: not sent.
+    #[validate(nested)]
+    pub events: Option<EventsSettings>,
     /// JSON log lines even on a terminal.
     pub json_logs: bool,
     #[validate(nested)]
@@ -87,6 +90,40 @@ pub struct BatchingSettings {
     /// it never waits when none are on their way. 0 turns waiting off.
     #[validate(range(min = 0, max = 100_000))]
     pub max_wait_us: u64,
+}
+
+/// Prediction events to the monitor, in batches, off the request path.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSettings {
+    /// `POST` target, e.g. `http://127.0.0.1:8082/v1/events`.
+    #[validate(custom(function = "http_url"))]
+    pub url: String,
+    /// Events held while waiting to be sent; more are dropped (and counted).
+    #[validate(range(min = 1, max = 10_000_000))]
+    pub buffer: usize,
+    #[validate(range(min = 1, max = 100_000))]
+    pub batch: usize,
+    #[validate(range(min = 1, max = 60_000))]
+    pub flush_interval_ms: u64,
+    /// Attempts after the first before a batch is dropped (and counted).
+    #[validate(range(min = 0, max = 100))]
+    pub max_retries: u32,
+    #[validate(range(min = 1, max = 600_000))]
+    pub timeout_ms: u64,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        EventsSettings {
+            url: "http://127.0.0.1:8082/v1/events".to_owned(),
+            buffer: 100_000,
+            batch: 1000,
+            flush_interval_ms: 250,
+            max_retries: 5,
+            timeout_ms: 5000,
+        }
+    }
 }
 
 /// Per-subject quotas (`tower_governor`): a bucket of `burst` requests refilled at
@@ -119,6 +156,7 @@ impl Default for GatewayConfig {
             resync_interval_seconds: 30,
             reload_interval_ms: 1000,
             rate_limit: RateLimitSettings::default(),
+            events: None,
             json_logs: false,
             auth: AuthSettings::default(),
             routes: BTreeMap::new(),

@@ -15,6 +15,7 @@ pub mod app;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod fleet;
 pub mod follow;
 pub mod metrics;

@@ -36,6 +36,8 @@ pub struct Shared {
     pub lifecycle: Lifecycle,
     pub limits: Limits,
     pub registry_url: String,
+    /// Prediction events for the monitor, when configured.
+    pub events: Option<crate::events::EventSink>,
 }
 
 impl FromRef<AppState> for HttpMetrics {

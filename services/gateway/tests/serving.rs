@@ -381,6 +381,31 @@ async fn the_jwt_matrix_holds_on_the_gateway() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+    // The API browser is served from the binary, with nothing from another host.
+    let page = http
+        .get(format!("{}/docs/", gateway.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("swagger-ui") && !page.contains("https://") && !page.contains("http://"),
+        "{page}"
+    );
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        let response = http
+            .get(format!("{}/docs/{asset}", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+    }
     // The good token.
     let response = http
         .post(&url)

@@ -70,6 +70,8 @@ pub fn choose_arm<'a>(
 pub struct Outcome {
     pub predictions: Vec<f64>,
     pub model: Arc<LoadedModel>,
+    /// The feature rows, when asked for (prediction events need them).
+    pub rows: Option<Vec<f32>>,
 }
 
 /// Runs the feature rows `parse` produces on the arm's model. The request is announced to the
@@ -78,13 +80,14 @@ pub struct Outcome {
 pub async fn run_on_arm<F>(
     route: &RouteState,
     arm: &ArmState,
+    keep_rows: bool,
     parse: F,
 ) -> Result<Outcome, GatewayError>
 where
     F: FnOnce() -> Result<Vec<f32>, GatewayError>,
 {
     let started = Instant::now();
-    let outcome = run(route, arm, parse).await;
+    let outcome = run(route, arm, keep_rows, parse).await;
     let metrics = &arm.metrics;
     metrics.duration.observe(started.elapsed().as_secs_f64());
     match &outcome {
@@ -95,7 +98,12 @@ where
     outcome
 }
 
-async fn run<F>(route: &RouteState, arm: &ArmState, parse: F) -> Result<Outcome, GatewayError>
+async fn run<F>(
+    route: &RouteState,
+    arm: &ArmState,
+    keep_rows: bool,
+    parse: F,
+) -> Result<Outcome, GatewayError>
 where
     F: FnOnce() -> Result<Vec<f32>, GatewayError>,
 {
@@ -109,6 +117,7 @@ where
         })?;
     let arrival = model.pool.arriving();
     let rows = parse()?;
+    let kept = keep_rows.then(|| rows.clone());
     let receiver = model.pool.submit(rows, Some(arrival))?;
     let scored = receiver.await.map_err(|_| PoolError::Closed)??;
     let metrics = &arm.metrics;
@@ -122,7 +131,45 @@ where
             values.observe(*value);
         }
     }
-    Ok(Outcome { predictions, model })
+    Ok(Outcome {
+        predictions,
+        model,
+        rows: kept,
+    })
+}
+
+/// Hands the answered rows to the prediction-event pipeline, if there is one (never waits).
+pub fn emit_events(
+    state: &crate::state::AppState,
+    route: &RouteState,
+    arm: &ArmState,
+    outcome: &Outcome,
+    request_id: &str,
+    requests: Option<&[velocast_features::DemandRequest]>,
+) {
+    let (Some(sink), Some(rows)) = (&state.events, &outcome.rows) else {
+        return;
+    };
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let common = crate::events::PredictionEvent {
+        request_id: request_id.to_owned(),
+        at_ms,
+        route: route.route.name.to_string(),
+        arm: arm.arm.name.to_string(),
+        model: outcome.model.model.clone(),
+        version: outcome.model.version,
+        request: None,
+        features: Vec::new(),
+        prediction: 0.0,
+    };
+    sink.offer(crate::events::events_of(
+        &common,
+        requests,
+        rows,
+        &outcome.predictions,
+    ));
 }
 
 /// `x-model-version` and `x-route-arm` on a prediction's response.

@@ -145,15 +145,29 @@ async fn predict_on(
 ) -> Result<Response, GatewayError> {
     let arm = infer::choose_arm(route, principal, headers, None)?;
     let max_instances = state.limits.max_instances;
+    let keep = state.events.is_some();
     let mut batch = false;
-    let outcome = infer::run_on_arm(route, arm, || {
+    let mut kept_requests = None;
+    let outcome = infer::run_on_arm(route, arm, keep, || {
         let (requests, is_batch) = parse_body(body, max_instances)?;
         batch = is_batch;
-        Ok(feature_rows(&requests, is_batch)?)
+        let rows = feature_rows(&requests, is_batch)?;
+        if keep {
+            kept_requests = Some(requests);
+        }
+        Ok(rows)
     })
     .await?;
     let model = &outcome.model;
     let request_id = infer::request_id(headers).to_owned();
+    infer::emit_events(
+        state,
+        route,
+        arm,
+        &outcome,
+        &request_id,
+        kept_requests.as_deref(),
+    );
     let (name, version, route_name, arm_name) = (
         model.model.clone(),
         model.version,

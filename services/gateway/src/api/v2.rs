@@ -256,11 +256,22 @@ async fn infer_on(
     let route = route(&serving, name)?;
     let arm = infer::choose_arm(route, &caller.principal, headers, version)?;
     let max_rows = state.limits.max_instances;
-    let outcome = infer::run_on_arm(route, arm, || {
+    let outcome = infer::run_on_arm(route, arm, state.events.is_some(), || {
         oip::decode_rows(&request, binary, max_rows)
             .map_err(|e| GatewayError::Invalid(protocol_error(e)))
     })
     .await?;
+    infer::emit_events(
+        state,
+        route,
+        arm,
+        &outcome,
+        request
+            .id
+            .as_deref()
+            .unwrap_or_else(|| infer::request_id(headers)),
+        None,
+    );
     let values: Vec<f32> = outcome.predictions.iter().map(|v| *v as f32).collect();
     let binary_output = oip::binary_output(&request);
     let mut output = ResponseOutput {
