@@ -362,8 +362,9 @@ fn a_cached_token_still_expires_and_a_tampered_copy_still_fails() {
     let minter = Minter::hs256(&secret, "velocast", "velocast").unwrap();
     let verifier = Verifier::hs256(&secret, "velocast", "velocast").unwrap();
     let scopes = [Scope::PREDICT.parse::<Scope>().unwrap()];
-    // Issued so that it expires 2 s from now (beyond the 5 s leeway after 7 s).
-    let issued = SystemTime::now() - Duration::from_secs(58);
+    // Issued so that it expires within a second from now (whole seconds): 7.5 s later it is past
+    // its expiry plus the 5 s leeway.
+    let issued = SystemTime::now() - Duration::from_secs(59);
     let token = minter
         .mint_at("alice", &scopes, Duration::from_secs(60), issued)
         .unwrap();
