@@ -152,13 +152,20 @@ pub async fn read_body_first(State(limit): State<usize>, request: Request, next:
             let too_large = std::error::Error::source(&error)
                 .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
             if too_large {
-                ApiError::new(
+                let mut response = ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     format!("the request body exceeds {limit} bytes"),
                 )
                 .with_field("body")
-                .into_response()
+                .into_response();
+                // The rest of the body stays unread, so this connection cannot carry another
+                // request; saying so keeps the client from reusing it.
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+                response
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,

@@ -77,6 +77,13 @@ pub async fn build(
                 max_batch_rows: config.batching.max_batch_rows,
                 max_wait: Duration::from_micros(config.batching.max_wait_us),
             },
+            cache: config.response_cache.enabled.then(|| {
+                (
+                    config.response_cache.max_entries,
+                    config.response_cache.max_bytes,
+                    metrics.response_cache.clone(),
+                )
+            }),
         },
         Duration::from_secs(config.resync_interval_seconds),
         metrics.clone(),

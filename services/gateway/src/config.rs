@@ -67,6 +67,8 @@ pub struct GatewayConfig {
     pub reload_interval_ms: u64,
     #[validate(nested)]
     pub rate_limit: RateLimitSettings,
+    #[validate(nested)]
+    pub response_cache: ResponseCacheSettings,
     /// Where prediction events go (the monitor); none: not sent.
     #[validate(nested)]
     pub events: Option<EventsSettings>,
@@ -90,6 +92,28 @@ pub struct BatchingSettings {
     /// it never waits when none are on their way. 0 turns waiting off.
     #[validate(range(min = 0, max = 100_000))]
     pub max_wait_us: u64,
+}
+
+/// Predictions cached per model version and feature vector (off by default).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseCacheSettings {
+    pub enabled: bool,
+    #[validate(range(min = 2, max = 100_000_000))]
+    pub max_entries: usize,
+    /// Memory bound per model version, in bytes (about 128 bytes an entry).
+    #[validate(range(min = 1024, max = 2_147_483_647))]
+    pub max_bytes: usize,
+}
+
+impl Default for ResponseCacheSettings {
+    fn default() -> Self {
+        ResponseCacheSettings {
+            enabled: false,
+            max_entries: 100_000,
+            max_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// Prediction events to the monitor, in batches, off the request path.
@@ -156,6 +180,7 @@ impl Default for GatewayConfig {
             resync_interval_seconds: 30,
             reload_interval_ms: 1000,
             rate_limit: RateLimitSettings::default(),
+            response_cache: ResponseCacheSettings::default(),
             events: None,
             json_logs: false,
             auth: AuthSettings::default(),

@@ -445,7 +445,7 @@ impl Fleet {
             }
         };
         let runtime = self.runtime;
-        let settings = self.settings;
+        let settings = self.settings.clone();
         let view_for_load = view.clone();
         let bytes = Arc::new(bytes);
         let artifact = Arc::clone(&bytes);

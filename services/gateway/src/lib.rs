@@ -23,6 +23,7 @@ pub mod model;
 pub mod oip;
 pub mod pool;
 pub mod ratelimit;
+pub mod response_cache;
 pub mod state;
 
 pub use app::{App, build};

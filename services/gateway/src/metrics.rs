@@ -35,6 +35,7 @@ pub struct GatewayMetrics {
     pub arms_without_model: IntGaugeVec,
     pub route_reloads: IntCounterVec,
     pub watch_connected: IntGauge,
+    pub response_cache: crate::response_cache::CacheCounters,
 }
 
 /// The children of one (route, arm), looked up once per table rather than per request.
@@ -140,6 +141,16 @@ impl GatewayMetrics {
                 "velocast_gateway_registry_watch_connected",
                 "Whether the registry's watch stream is connected",
             )?,
+            response_cache: crate::response_cache::CacheCounters {
+                hits: IntCounter::new(
+                    "velocast_gateway_response_cache_hits_total",
+                    "Rows answered from the response cache",
+                )?,
+                misses: IntCounter::new(
+                    "velocast_gateway_response_cache_misses_total",
+                    "Rows looked up in the response cache and not found",
+                )?,
+            },
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.duration.clone()))?;
@@ -154,6 +165,8 @@ impl GatewayMetrics {
         registry.register(Box::new(metrics.arms_without_model.clone()))?;
         registry.register(Box::new(metrics.route_reloads.clone()))?;
         registry.register(Box::new(metrics.watch_connected.clone()))?;
+        registry.register(Box::new(metrics.response_cache.hits.clone()))?;
+        registry.register(Box::new(metrics.response_cache.misses.clone()))?;
         Ok(metrics)
     }
 

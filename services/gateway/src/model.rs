@@ -57,10 +57,12 @@ impl LoadError {
 }
 
 /// How to build a model's sessions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadSettings {
     pub sessions: usize,
     pub batching: BatchPolicy,
+    /// A response cache per version: (max entries, max bytes, the shared counters).
+    pub cache: Option<(usize, usize, crate::response_cache::CacheCounters)>,
 }
 
 /// A verified, warmed model version taking traffic.
@@ -71,6 +73,7 @@ pub struct LoadedModel {
     pub sha256: String,
     pub signature_hash: String,
     pub pool: InferencePool,
+    pub cache: Option<crate::response_cache::ResponseCache>,
     pub loaded_at: SystemTime,
     /// How long the gate took, and the worst golden deviation it saw.
     pub load_seconds: f64,
@@ -184,6 +187,9 @@ pub fn load(
         sha256: actual,
         signature_hash: signature.hash,
         pool,
+        cache: settings.cache.map(|(entries, bytes, counters)| {
+            crate::response_cache::ResponseCache::new(entries, bytes, counters)
+        }),
         loaded_at: SystemTime::now(),
         load_seconds: started.elapsed().as_secs_f64(),
         golden_rows: golden.rows.len(),

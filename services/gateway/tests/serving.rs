@@ -703,3 +703,62 @@ async fn the_inference_protocol_reproduces_the_trainer_in_every_input_form() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_cache_answers_repeated_hours_with_the_same_numbers() {
+    let trained = &trained()[0];
+    let stack = Stack::champion(trained, |config| config.response_cache.enabled = true).await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let (requests, expected) = holdout(trained);
+    let tolerance = trained.card.parity.tolerance;
+    let ask = |body: Value| {
+        let (http, url) = (http.clone(), format!("{}/v1/predict", gateway.base));
+        async move {
+            let response = http
+                .post(url)
+                .bearer_auth(predictor())
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let first = ask(body(&requests[10])).await["prediction"]
+        .as_f64()
+        .unwrap();
+    let second = ask(body(&requests[10])).await["prediction"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(first.to_bits(), second.to_bits());
+    assert!((first - expected[10]).abs() / expected[10].max(1.0) <= tolerance);
+    // A batch mixing a cached hour and two new ones: only the new ones are scored.
+    let answer =
+        ask(json!({"instances": [body(&requests[11]), body(&requests[10]), body(&requests[12])]}))
+            .await;
+    let values: Vec<f64> = answer["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(values[1].to_bits(), first.to_bits());
+    for (value, row) in [(values[0], 11), (values[2], 12)] {
+        assert!(
+            (value - expected[row]).abs() / expected[row].max(1.0) <= tolerance,
+            "row {row}"
+        );
+    }
+    let text = metrics(&http, gateway).await;
+    assert!(
+        text.contains("velocast_gateway_response_cache_hits_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("velocast_gateway_response_cache_misses_total 3"),
+        "{text}"
+    );
+    stack.stop().await;
+}

@@ -118,14 +118,35 @@ where
     let arrival = model.pool.arriving();
     let rows = parse()?;
     let kept = keep_rows.then(|| rows.clone());
-    let receiver = model.pool.submit(rows, Some(arrival))?;
-    let scored = receiver.await.map_err(|_| PoolError::Closed)??;
-    let metrics = &arm.metrics;
-    metrics.queue.observe(scored.queued.as_secs_f64());
-    metrics.inference.observe(scored.inference.as_secs_f64());
-    metrics.batch_rows.observe(scored.batch_rows as f64);
-    metrics.rows.inc_by(scored.values.len() as u64);
-    let predictions: Vec<f64> = scored.values.iter().map(|v| f64::from(*v)).collect();
+    let cached = model.cache.as_ref().map(|cache| cache.lookup(&rows));
+    let values = match cached {
+        // Every row answered from the cache: no inference at all.
+        Some(found) if found.iter().all(Option::is_some) => {
+            drop(arrival);
+            found.into_iter().flatten().collect()
+        }
+        Some(found) => {
+            // Only the rows the cache lacks go to ONNX Runtime.
+            let missing: Vec<f32> = rows
+                .chunks_exact(velocast_features::FEATURE_COUNT)
+                .zip(&found)
+                .filter(|(_, hit)| hit.is_none())
+                .flat_map(|(row, _)| row.iter().copied())
+                .collect();
+            let scored = score(arm, &model, missing.clone(), arrival).await?;
+            if let Some(cache) = &model.cache {
+                cache.store(&missing, &scored);
+            }
+            let mut fresh = scored.into_iter();
+            found
+                .into_iter()
+                .map(|hit| hit.or_else(|| fresh.next()).unwrap_or(f32::NAN))
+                .collect()
+        }
+        None => score(arm, &model, rows, arrival).await?,
+    };
+    arm.metrics.rows.inc_by(values.len() as u64);
+    let predictions: Vec<f64> = values.iter().map(|v| f64::from(*v)).collect();
     if let Some(values) = &arm.values {
         for value in &predictions {
             values.observe(*value);
@@ -136,6 +157,22 @@ where
         model,
         rows: kept,
     })
+}
+
+/// Runs rows through the model's sessions, recording queue, inference and batch metrics.
+async fn score(
+    arm: &ArmState,
+    model: &LoadedModel,
+    rows: Vec<f32>,
+    arrival: crate::pool::Arrival,
+) -> Result<Vec<f32>, GatewayError> {
+    let receiver = model.pool.submit(rows, Some(arrival))?;
+    let scored = receiver.await.map_err(|_| PoolError::Closed)??;
+    let metrics = &arm.metrics;
+    metrics.queue.observe(scored.queued.as_secs_f64());
+    metrics.inference.observe(scored.inference.as_secs_f64());
+    metrics.batch_rows.observe(scored.batch_rows as f64);
+    Ok(scored.values)
 }
 
 /// Hands the answered rows to the prediction-event pipeline, if there is one (never waits).
