@@ -74,7 +74,7 @@ pub fn apply(router: Router, layers: StandardLayers) -> Router {
 
 /// Request ids unique across replicas and restarts without a system call per request: a random
 /// 64-bit prefix drawn once per process (UUID v4 reads the OS's random source on every call)
-/// and a counter.
+/// and a counter, written as a UUID.
 #[derive(Debug, Clone)]
 pub struct SequentialRequestIds {
     prefix: u64,
@@ -101,9 +101,14 @@ impl MakeRequestId for SequentialRequestIds {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("{:016x}-{n:012x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        // Shaped as a UUID (what tools that read request ids expect): the prefix, then the count.
+        let id = uuid::Uuid::from_u64_pair(self.prefix, n);
+        axum::http::HeaderValue::from_str(
+            id.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        )
+        .ok()
+        .map(RequestId::new)
     }
 }
 
