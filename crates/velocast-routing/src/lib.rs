@@ -12,4 +12,6 @@ mod assign;
 mod table;
 
 pub use assign::{Assignment, BUCKETS, arm_of_bucket, assign, bucket_of, stable_hash};
-pub use table::{Arm, ArmName, ArmTarget, Route, RouteError, RouteName, RouteTable, StickyKey};
+pub use table::{
+    Arm, ArmName, ArmTarget, Route, RouteError, RouteName, RouteTable, Shadow, StickyKey,
+};

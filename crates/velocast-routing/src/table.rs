@@ -102,6 +102,14 @@ pub enum StickyKey {
     RequestId,
 }
 
+/// A sampled copy of a route's requests, scored by another version off the critical path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadow {
+    pub target: ArmTarget,
+    /// Requests copied, per 10,000 (the same buckets as the arms: sampling is by request id).
+    pub per_10k: u32,
+}
+
 /// A route: a model and its arms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -109,6 +117,7 @@ pub struct Route {
     pub model: ModelName,
     pub sticky: StickyKey,
     pub arms: Vec<Arm>,
+    pub shadow: Option<Shadow>,
 }
 
 /// Every route, by name.
@@ -131,6 +140,19 @@ struct RawRoute {
     #[serde(default = "default_sticky")]
     sticky: String,
     arms: Vec<RawArm>,
+    #[serde(default)]
+    shadow: Option<RawShadow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShadow {
+    #[serde(default)]
+    alias: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    /// The share of requests copied, in (0, 1].
+    sample: f64,
 }
 
 fn default_sticky() -> String {
@@ -193,6 +215,29 @@ impl RouteTable {
     }
 }
 
+/// An arm's (or shadow's) target: exactly one of an alias or a version.
+fn target(
+    at: &str,
+    alias: Option<String>,
+    version: Option<u32>,
+    problems: &mut Vec<String>,
+) -> Option<ArmTarget> {
+    match (alias, version) {
+        (Some(alias), None) => AliasName::try_from(alias)
+            .map(ArmTarget::Alias)
+            .map_err(|e| problems.push(format!("{at}.alias: {e}")))
+            .ok(),
+        (None, Some(version)) => VersionNumber::try_from(version)
+            .map(ArmTarget::Version)
+            .map_err(|e| problems.push(format!("{at}.version: {e}")))
+            .ok(),
+        _ => {
+            problems.push(format!("{at}: give exactly one of `alias` or `version`"));
+            None
+        }
+    }
+}
+
 impl Route {
     fn validate(
         at: &str,
@@ -232,20 +277,7 @@ impl Route {
             {
                 problems.push(format!("{at}.name: `{name}` is used by another arm"));
             }
-            let target = match (raw_arm.alias, raw_arm.version) {
-                (Some(alias), None) => AliasName::try_from(alias)
-                    .map(ArmTarget::Alias)
-                    .map_err(|e| problems.push(format!("{at}.alias: {e}")))
-                    .ok(),
-                (None, Some(version)) => VersionNumber::try_from(version)
-                    .map(ArmTarget::Version)
-                    .map_err(|e| problems.push(format!("{at}.version: {e}")))
-                    .ok(),
-                _ => {
-                    problems.push(format!("{at}: give exactly one of `alias` or `version`"));
-                    None
-                }
-            };
+            let target = target(&at, raw_arm.alias, raw_arm.version, problems);
             if raw_arm.weight > MAX_WEIGHT {
                 problems.push(format!("{at}.weight: at most {MAX_WEIGHT}"));
             }
@@ -262,12 +294,24 @@ impl Route {
                 "{at}.arms: at least one arm needs a positive weight"
             ));
         }
+        let shadow = raw.shadow.and_then(|raw_shadow| {
+            let at = format!("{at}.shadow");
+            let target = target(&at, raw_shadow.alias, raw_shadow.version, problems);
+            if !(raw_shadow.sample > 0.0 && raw_shadow.sample <= 1.0) {
+                problems.push(format!("{at}.sample: must be within (0, 1]"));
+                return None;
+            }
+            // Whole buckets; at least one, so a tiny positive share still samples.
+            let per_10k = ((raw_shadow.sample * f64::from(crate::BUCKETS)).round() as u32).max(1);
+            target.map(|target| Shadow { target, per_10k })
+        });
         match (name, model, sticky) {
             (Some(name), Some(model), Some(sticky)) if problems.len() == before => Some(Route {
                 name,
                 model,
                 sticky,
                 arms,
+                shadow,
             }),
             _ => None,
         }

@@ -208,3 +208,44 @@ arms = [{ name = "a", alias = "champion", weight = 0 }]
     assert!(RouteTable::parse("routes = 5").is_err());
     assert!(RouteTable::parse("[routes.r]\nmodel = \"m\"\nunknown = 1\narms = []").is_err());
 }
+
+#[test]
+fn a_shadow_is_parsed_with_its_sample_and_bad_ones_are_named() {
+    use velocast_routing::{ArmTarget, RouteTable};
+    let table = RouteTable::parse(
+        r#"
+[routes.default]
+model = "bike-demand"
+arms = [{ name = "champion", alias = "champion", weight = 1 }]
+shadow = { alias = "challenger", sample = 0.25 }
+"#,
+    )
+    .unwrap();
+    let shadow = table.route("default").unwrap().shadow.clone().unwrap();
+    assert!(matches!(&shadow.target, ArmTarget::Alias(a) if a.as_str() == "challenger"));
+    assert_eq!(shadow.per_10k, 2500);
+    for (shadow, problem) in [
+        (
+            "{ alias = \"challenger\", sample = 0.0 }",
+            "routes.default.shadow.sample",
+        ),
+        (
+            "{ alias = \"challenger\", sample = 1.5 }",
+            "routes.default.shadow.sample",
+        ),
+        (
+            "{ alias = \"challenger\", version = 2, sample = 0.5 }",
+            "routes.default.shadow: give exactly one",
+        ),
+        (
+            "{ version = 0, sample = 0.5 }",
+            "routes.default.shadow.version",
+        ),
+    ] {
+        let text = format!(
+            "[routes.default]\nmodel = \"bike-demand\"\narms = [{{ name = \"a\", alias = \"champion\", weight = 1 }}]\nshadow = {shadow}\n"
+        );
+        let error = RouteTable::parse(&text).unwrap_err().to_string();
+        assert!(error.contains(problem), "{shadow}: {error}");
+    }
+}

@@ -113,6 +113,9 @@ pub async fn build(
         Some((sink, delivery)) => (Some(sink), Some(EventDelivery(Box::pin(delivery)))),
         None => (None, None),
     };
+    let shadow =
+        crate::shadow::ShadowRunner::register(http_metrics.registry(), config.shadow_max_in_flight)
+            .context("shadow metrics")?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
@@ -129,6 +132,7 @@ pub async fn build(
         },
         registry_url: config.registry_url.clone(),
         events,
+        shadow,
     });
     Ok(App {
         listener,

@@ -69,6 +69,9 @@ pub struct GatewayConfig {
     pub rate_limit: RateLimitSettings,
     #[validate(nested)]
     pub response_cache: ResponseCacheSettings,
+    /// Shadow scorings in flight at once; more copies are dropped (and counted).
+    #[validate(range(min = 1, max = 100_000))]
+    pub shadow_max_in_flight: usize,
     /// Where prediction events go (the monitor); none: not sent.
     #[validate(nested)]
     pub events: Option<EventsSettings>,
@@ -181,6 +184,7 @@ impl Default for GatewayConfig {
             reload_interval_ms: 1000,
             rate_limit: RateLimitSettings::default(),
             response_cache: ResponseCacheSettings::default(),
+            shadow_max_in_flight: 64,
             events: None,
             json_logs: false,
             auth: AuthSettings::default(),

@@ -21,7 +21,10 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 use velocast_registry_api::VersionView;
 use velocast_registry_client::{ClientError, RegistryClient};
-use velocast_routing::{Arm, ArmTarget, Route, RouteTable};
+use velocast_routing::{Arm, ArmName, ArmTarget, Route, RouteTable};
+
+/// The arm name a route's shadow is labelled with in metrics.
+pub const SHADOW_ARM: &str = "shadow";
 use velocast_runtime::Runtime;
 
 use crate::cache::ArtifactCache;
@@ -43,6 +46,8 @@ pub struct ArmState {
 pub struct RouteState {
     pub route: Route,
     pub arms: Vec<ArmState>,
+    /// The shadow version, when the route has one and it has loaded.
+    pub shadow: Option<ArmState>,
 }
 
 /// The serving snapshot.
@@ -92,7 +97,7 @@ impl Serving {
     pub fn models(&self) -> BTreeMap<(String, u32), Arc<LoadedModel>> {
         let mut models = BTreeMap::new();
         for route in self.routes.values() {
-            for arm in &route.arms {
+            for arm in route.arms.iter().chain(&route.shadow) {
                 if let Some(model) = &arm.model {
                     models.insert((model.model.clone(), model.version), Arc::clone(model));
                 }
@@ -276,11 +281,39 @@ impl Fleet {
                     values,
                 });
             }
+            let shadow = match &route.shadow {
+                Some(shadow) => {
+                    let arm = Arm {
+                        name: ArmName::parse(SHADOW_ARM)
+                            .unwrap_or_else(|_| route.arms[0].name.clone()),
+                        target: shadow.target.clone(),
+                        weight: 0,
+                    };
+                    let before = previous
+                        .and_then(|state| state.shadow.as_ref())
+                        .and_then(|s| s.model.clone());
+                    let model = self
+                        .resolve_and_load(route, &arm, &mut loaded)
+                        .await
+                        .or(before);
+                    let values = model
+                        .as_ref()
+                        .map(|m| self.metrics.values(&m.model, m.version));
+                    Some(ArmState {
+                        metrics: self.metrics.arm(route.name.as_str(), SHADOW_ARM),
+                        arm,
+                        model,
+                        values,
+                    })
+                }
+                None => None,
+            };
             routes.insert(
                 route.name.to_string(),
                 RouteState {
                     route: route.clone(),
                     arms,
+                    shadow,
                 },
             );
         }

@@ -24,6 +24,7 @@ pub mod oip;
 pub mod pool;
 pub mod ratelimit;
 pub mod response_cache;
+pub mod shadow;
 pub mod state;
 
 pub use app::{App, build};

@@ -38,6 +38,7 @@ pub struct Shared {
     pub registry_url: String,
     /// Prediction events for the monitor, when configured.
     pub events: Option<crate::events::EventSink>,
+    pub shadow: crate::shadow::ShadowRunner,
 }
 
 impl FromRef<AppState> for HttpMetrics {

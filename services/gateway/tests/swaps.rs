@@ -492,3 +492,77 @@ async fn arms_split_by_subject_stick_and_the_route_table_reloads_from_its_file()
     gateway.stop().await;
     registry.stop().await.unwrap();
 }
+
+const SHADOW_ROUTE: &str = r#"
+[routes.default]
+model = "bike-demand"
+sticky = "request_id"
+arms = [{ name = "champion", alias = "champion", weight = 1 }]
+shadow = { alias = "challenger", sample = 1.0 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_scores_copies_off_the_critical_path_and_exports_the_difference() {
+    let [a, b] = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, client) = registry(dir.path()).await;
+    let v1 = register(&client, a, None, |_| {}).await.version;
+    let v2 = register(&client, b, None, |_| {}).await.version;
+    client
+        .set_alias(MODEL, "champion", v1, "start")
+        .await
+        .unwrap();
+    client
+        .set_alias(MODEL, "challenger", v2, "start")
+        .await
+        .unwrap();
+    let gateway = Gateway::start(
+        &config(&registry.base, &dir.path().join("cache"), SHADOW_ROUTE),
+        None,
+    )
+    .await;
+    gateway.ready().await;
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(30), "the shadow to load", || async {
+        metrics(&http, &gateway).await.contains(
+            "velocast_gateway_prediction_value_count{model=\"bike-demand\",version=\"2\"}",
+        )
+    })
+    .await;
+    for _ in 0..30 {
+        let response = http
+            .post(format!("{}/v1/predict", gateway.base))
+            .bearer_auth(predictor())
+            .json(&hour())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        // The client is answered by the route's arm, never by the shadow.
+        assert_eq!(
+            response.headers()["x-model-version"],
+            v1.to_string().as_str()
+        );
+    }
+    eventually(Duration::from_secs(10), "30 shadow scorings", || async {
+        metrics(&http, &gateway).await.contains(
+            "velocast_gateway_shadow_requests_total{outcome=\"scored\",route=\"default\"} 30",
+        )
+    })
+    .await;
+    let text = metrics(&http, &gateway).await;
+    let sum: f64 = text
+        .lines()
+        .find(|l| l.starts_with("velocast_gateway_shadow_abs_difference_sum{route=\"default\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sum > 0.0, "two different models disagree somewhere: {sum}");
+    assert!(
+        text.contains("velocast_gateway_shadow_abs_difference_count{route=\"default\"} 30"),
+        "{text}"
+    );
+    gateway.stop().await;
+    registry.stop().await.unwrap();
+}

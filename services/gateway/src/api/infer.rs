@@ -175,6 +175,28 @@ async fn score(
     Ok(scored.values)
 }
 
+/// Whether the answered rows are needed after the answer (events, a shadow).
+pub fn keep_rows(state: &crate::state::AppState, route: &RouteState) -> bool {
+    state.events.is_some() || route.shadow.is_some()
+}
+
+/// After the answer: copy to the shadow, hand events over. Neither waits.
+pub fn after_answer(
+    state: &crate::state::AppState,
+    route: &RouteState,
+    arm: &ArmState,
+    outcome: &Outcome,
+    request_id: &str,
+    requests: Option<&[velocast_features::DemandRequest]>,
+) {
+    if let Some(rows) = &outcome.rows {
+        state
+            .shadow
+            .offer(route, request_id, rows, &outcome.predictions);
+    }
+    emit_events(state, route, arm, outcome, request_id, requests);
+}
+
 /// Hands the answered rows to the prediction-event pipeline, if there is one (never waits).
 pub fn emit_events(
     state: &crate::state::AppState,

@@ -145,7 +145,7 @@ async fn predict_on(
 ) -> Result<Response, GatewayError> {
     let arm = infer::choose_arm(route, principal, headers, None)?;
     let max_instances = state.limits.max_instances;
-    let keep = state.events.is_some();
+    let keep = infer::keep_rows(state, route);
     let mut batch = false;
     let mut kept_requests = None;
     let outcome = infer::run_on_arm(route, arm, keep, || {
@@ -160,7 +160,7 @@ async fn predict_on(
     .await?;
     let model = &outcome.model;
     let request_id = infer::request_id(headers).to_owned();
-    infer::emit_events(
+    infer::after_answer(
         state,
         route,
         arm,

@@ -256,12 +256,12 @@ async fn infer_on(
     let route = route(&serving, name)?;
     let arm = infer::choose_arm(route, &caller.principal, headers, version)?;
     let max_rows = state.limits.max_instances;
-    let outcome = infer::run_on_arm(route, arm, state.events.is_some(), || {
+    let outcome = infer::run_on_arm(route, arm, infer::keep_rows(state, route), || {
         oip::decode_rows(&request, binary, max_rows)
             .map_err(|e| GatewayError::Invalid(protocol_error(e)))
     })
     .await?;
-    infer::emit_events(
+    infer::after_answer(
         state,
         route,
         arm,
