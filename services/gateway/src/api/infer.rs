@@ -134,13 +134,22 @@ where
                 .flat_map(|(row, _)| row.iter().copied())
                 .collect();
             let scored = score(arm, &model, missing.clone(), arrival).await?;
+            let wanted = missing.len() / velocast_features::FEATURE_COUNT;
+            if scored.len() != wanted {
+                return Err(PoolError::Outputs {
+                    rows: wanted,
+                    got: scored.len(),
+                }
+                .into());
+            }
             if let Some(cache) = &model.cache {
                 cache.store(&missing, &scored);
             }
             let mut fresh = scored.into_iter();
+            // Exactly one fresh value per miss (checked above).
             found
                 .into_iter()
-                .map(|hit| hit.or_else(|| fresh.next()).unwrap_or(f32::NAN))
+                .filter_map(|hit| hit.or_else(|| fresh.next()))
                 .collect()
         }
         None => score(arm, &model, rows, arrival).await?,

@@ -185,7 +185,9 @@ async fn predict_on(
         })
     } else {
         serde_json::to_vec(&Prediction {
-            prediction: outcome.predictions.first().copied().unwrap_or(f64::NAN),
+            prediction: *outcome.predictions.first().ok_or(GatewayError::Inference(
+                crate::pool::PoolError::Outputs { rows: 1, got: 0 },
+            ))?,
             model: name,
             version,
             route: route_name,
