@@ -268,10 +268,12 @@ struct Verified {
 /// Slots in the verified-token cache.
 pub const TOKEN_CACHE_SLOTS: usize = 4096;
 
-fn now_seconds() -> u64 {
+/// Seconds since the epoch; `None` for a clock set before it (the cache is then not used).
+fn now_seconds() -> Option<u64> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// jsonwebtoken's time rules, as `Verifier::verify` configures them.
@@ -405,7 +407,7 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
-        if let Some(principal) = self.cache.get(token, now_seconds()) {
+        if let Some(principal) = now_seconds().and_then(|now| self.cache.get(token, now)) {
             return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;

@@ -73,6 +73,13 @@ name_type!(RouteName, 64, "route name");
 // Arm names label metrics: a closed, short set from the config.
 name_type!(ArmName, 32, "arm name");
 
+impl ArmName {
+    /// The name a route's shadow is labelled with (a valid name by construction).
+    pub fn shadow() -> ArmName {
+        ArmName("shadow".to_owned())
+    }
+}
+
 /// What an arm serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArmTarget {

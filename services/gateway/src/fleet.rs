@@ -23,8 +23,6 @@ use velocast_registry_api::VersionView;
 use velocast_registry_client::{ClientError, RegistryClient};
 use velocast_routing::{Arm, ArmName, ArmTarget, Route, RouteTable};
 
-/// The arm name a route's shadow is labelled with in metrics.
-pub const SHADOW_ARM: &str = "shadow";
 use velocast_runtime::Runtime;
 
 use crate::cache::ArtifactCache;
@@ -255,56 +253,22 @@ impl Fleet {
                 .filter(|state| state.route.model == route.model);
             let mut arms = Vec::with_capacity(route.arms.len());
             for arm in &route.arms {
-                let before = previous.and_then(|state| {
-                    state
-                        .arms
-                        .iter()
-                        .find(|a| a.arm.name == arm.name)
-                        .and_then(|a| a.model.clone())
-                });
-                let model = match self.resolve_and_load(route, arm, &mut loaded).await {
-                    Some(model) => Some(model),
-                    None => before,
-                };
-                let metrics = self.metrics.arm(route.name.as_str(), arm.name.as_str());
-                self.metrics
-                    .arms_without_model
-                    .with_label_values(&[route.name.as_str(), arm.name.as_str()])
-                    .set(i64::from(arm.weight > 0 && model.is_none()));
-                let values = model
-                    .as_ref()
-                    .map(|m| self.metrics.values(&m.model, m.version));
-                arms.push(ArmState {
-                    arm: arm.clone(),
-                    model,
-                    metrics,
-                    values,
-                });
+                let before =
+                    previous.and_then(|state| state.arms.iter().find(|a| a.arm.name == arm.name));
+                arms.push(
+                    self.arm_state(route, arm.clone(), before, &mut loaded)
+                        .await,
+                );
             }
             let shadow = match &route.shadow {
                 Some(shadow) => {
                     let arm = Arm {
-                        name: ArmName::parse(SHADOW_ARM)
-                            .unwrap_or_else(|_| route.arms[0].name.clone()),
+                        name: ArmName::shadow(),
                         target: shadow.target.clone(),
                         weight: 0,
                     };
-                    let before = previous
-                        .and_then(|state| state.shadow.as_ref())
-                        .and_then(|s| s.model.clone());
-                    let model = self
-                        .resolve_and_load(route, &arm, &mut loaded)
-                        .await
-                        .or(before);
-                    let values = model
-                        .as_ref()
-                        .map(|m| self.metrics.values(&m.model, m.version));
-                    Some(ArmState {
-                        metrics: self.metrics.arm(route.name.as_str(), SHADOW_ARM),
-                        arm,
-                        model,
-                        values,
-                    })
+                    let before = previous.and_then(|state| state.shadow.as_ref());
+                    Some(self.arm_state(route, arm, before, &mut loaded).await)
                 }
                 None => None,
             };
@@ -321,6 +285,34 @@ impl Fleet {
         let serving_count = next.models().len();
         self.metrics.models_serving.set(serving_count as i64);
         self.serving.store(Arc::new(next));
+    }
+
+    /// An arm as it will serve: the version its target resolves to now, else what it served
+    /// `before`, with its metric children.
+    async fn arm_state(
+        &self,
+        route: &Route,
+        arm: Arm,
+        before: Option<&ArmState>,
+        loaded: &mut BTreeMap<(String, u32), Arc<LoadedModel>>,
+    ) -> ArmState {
+        let model = match self.resolve_and_load(route, &arm, loaded).await {
+            Some(model) => Some(model),
+            None => before.and_then(|state| state.model.clone()),
+        };
+        let (route_name, arm_name) = (route.name.as_str(), arm.name.as_str());
+        self.metrics
+            .arms_without_model
+            .with_label_values(&[route_name, arm_name])
+            .set(i64::from(arm.weight > 0 && model.is_none()));
+        ArmState {
+            metrics: self.metrics.arm(route_name, arm_name),
+            values: model
+                .as_ref()
+                .map(|m| self.metrics.values(&m.model, m.version)),
+            model,
+            arm,
+        }
     }
 
     /// The model this arm should serve now, or `None` to keep what it served before.

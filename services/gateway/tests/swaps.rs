@@ -83,15 +83,8 @@ fn load(base: &str, clients: usize, stop: Arc<AtomicBool>) -> Vec<tokio::task::J
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_alias_moves_under_load_answer_every_request_from_one_of_the_two_versions() {
-    let [a, b] = trained();
     let dir = tempfile::tempdir().unwrap();
-    let (registry, client) = registry(dir.path()).await;
-    let v1 = register(&client, a, None, |_| {}).await.version;
-    let v2 = register(&client, b, None, |_| {}).await.version;
-    client
-        .set_alias(MODEL, "champion", v1, "start")
-        .await
-        .unwrap();
+    let (registry, client, v1, v2) = two_versions(dir.path(), false).await;
     let mut config = config(&registry.base, &dir.path().join("cache"), CHAMPION_ROUTE);
     config.rate_limit.enabled = false;
     let gateway = Gateway::start(&config, None).await;
@@ -374,19 +367,8 @@ arms = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arms_split_by_subject_stick_and_the_route_table_reloads_from_its_file() {
-    let [a, b] = trained();
     let dir = tempfile::tempdir().unwrap();
-    let (registry, client) = registry(dir.path()).await;
-    let v1 = register(&client, a, None, |_| {}).await.version;
-    let v2 = register(&client, b, None, |_| {}).await.version;
-    client
-        .set_alias(MODEL, "champion", v1, "start")
-        .await
-        .unwrap();
-    client
-        .set_alias(MODEL, "challenger", v2, "start")
-        .await
-        .unwrap();
+    let (registry, _client, v1, v2) = two_versions(dir.path(), true).await;
     let config_file = dir.path().join("gateway.toml");
     std::fs::write(&config_file, AB_ROUTE).unwrap();
     let mut config = config(&registry.base, &dir.path().join("cache"), AB_ROUTE);
@@ -503,19 +485,8 @@ shadow = { alias = "challenger", sample = 1.0 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_scores_copies_off_the_critical_path_and_exports_the_difference() {
-    let [a, b] = trained();
     let dir = tempfile::tempdir().unwrap();
-    let (registry, client) = registry(dir.path()).await;
-    let v1 = register(&client, a, None, |_| {}).await.version;
-    let v2 = register(&client, b, None, |_| {}).await.version;
-    client
-        .set_alias(MODEL, "champion", v1, "start")
-        .await
-        .unwrap();
-    client
-        .set_alias(MODEL, "challenger", v2, "start")
-        .await
-        .unwrap();
+    let (registry, _client, v1, _v2) = two_versions(dir.path(), true).await;
     let gateway = Gateway::start(
         &config(&registry.base, &dir.path().join("cache"), SHADOW_ROUTE),
         None,

@@ -347,3 +347,23 @@ pub async fn metrics(http: &reqwest::Client, gateway: &Gateway) -> String {
         .await
         .unwrap()
 }
+
+/// A registry holding both trained models as versions, `champion` on the first and, when
+/// asked, `challenger` on the second. Returns the registry, its client and the two versions.
+pub async fn two_versions(dir: &Path, challenger: bool) -> (Running, RegistryClient, u32, u32) {
+    let [a, b] = trained();
+    let (registry, client) = registry(dir).await;
+    let v1 = register(&client, a, None, |_| {}).await.version;
+    let v2 = register(&client, b, None, |_| {}).await.version;
+    client
+        .set_alias(MODEL, "champion", v1, "start")
+        .await
+        .unwrap();
+    if challenger {
+        client
+            .set_alias(MODEL, "challenger", v2, "start")
+            .await
+            .unwrap();
+    }
+    (registry, client, v1, v2)
+}
