@@ -22,7 +22,7 @@ pub enum GatewayError {
     NoArm(String),
     /// `/v2/models/{name}/versions/{v}` names a version no arm of the route serves.
     #[error("route `{route}` serves no version {version} now")]
-    VersionNotServed { route: String, version: u32 },
+    VersionNotServed { route: String, version: u64 },
     #[error("{0}")]
     Invalid(ApiError),
     #[error("inference failed: {0}")]

@@ -44,13 +44,17 @@ pub fn choose_arm<'a>(
     route: &'a RouteState,
     principal: &Principal,
     headers: &HeaderMap,
-    pinned_version: Option<u32>,
+    pinned_version: Option<u64>,
 ) -> Result<&'a ArmState, GatewayError> {
     if let Some(version) = pinned_version {
         return route
             .arms
             .iter()
-            .find(|arm| arm.model.as_ref().is_some_and(|m| m.version == version))
+            .find(|arm| {
+                arm.model
+                    .as_ref()
+                    .is_some_and(|m| u64::from(m.version) == version)
+            })
             .ok_or(GatewayError::VersionNotServed {
                 route: route.route.name.to_string(),
                 version,

@@ -55,8 +55,10 @@ fn route<'a>(serving: &'a Serving, name: &str) -> Result<&'a RouteState, Gateway
         .ok_or_else(|| GatewayError::UnknownRoute(name.to_owned()))
 }
 
-fn version_number(text: &str) -> Result<u32, ApiError> {
-    text.parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| {
+/// A requested version. Wider than the registry's `u32` so that every path
+/// the documented pattern admits parses: one beyond `u32` is simply not served.
+fn version_number(text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_path",
@@ -67,11 +69,11 @@ fn version_number(text: &str) -> Result<u32, ApiError> {
 }
 
 /// The versions the route's arms serve now, oldest first.
-fn served_versions(route: &RouteState) -> Vec<u32> {
-    let mut versions: Vec<u32> = route
+fn served_versions(route: &RouteState) -> Vec<u64> {
+    let mut versions: Vec<u64> = route
         .arms
         .iter()
-        .filter_map(|arm| arm.model.as_ref().map(|m| m.version))
+        .filter_map(|arm| arm.model.as_ref().map(|m| u64::from(m.version)))
         .collect();
     versions.sort_unstable();
     versions.dedup();
@@ -109,7 +111,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_jso
     (status, Json(serde_json::json!({ "ready": ready })))
 }
 
-fn metadata(state: &AppState, name: &str, version: Option<u32>) -> Result<ModelMetadata, ApiError> {
+fn metadata(state: &AppState, name: &str, version: Option<u64>) -> Result<ModelMetadata, ApiError> {
     let serving = state.fleet.serving();
     let route = route(&serving, name)?;
     let versions = served_versions(route);
@@ -125,7 +127,7 @@ fn metadata(state: &AppState, name: &str, version: Option<u32>) -> Result<ModelM
     let versions = version.map_or(versions, |v| vec![v]);
     Ok(oip::model_metadata(
         name,
-        versions.iter().map(u32::to_string).collect(),
+        versions.iter().map(u64::to_string).collect(),
     ))
 }
 
@@ -157,7 +159,7 @@ pub async fn model_version(
 fn readiness(
     state: &AppState,
     name: &str,
-    version: Option<u32>,
+    version: Option<u64>,
 ) -> Result<(StatusCode, Json<ModelReady>), ApiError> {
     let serving = state.fleet.serving();
     let route = route(&serving, name)?;
@@ -211,7 +213,7 @@ async fn infer_on(
     state: &AppState,
     caller: &Authorized<Predict>,
     name: &str,
-    version: Option<u32>,
+    version: Option<u64>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
