@@ -9,9 +9,10 @@
 //!
 //! No HTTP here: services pass the `Authorization` header value in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -120,6 +121,36 @@ struct VerifiedClaims {
     exp: Option<serde_json::Value>,
     #[serde(default)]
     nbf: Option<serde_json::Value>,
+    /// Every other claim; the plain ones are kept on the [`Principal`] (quotas by claim).
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Claims jsonwebtoken or [`Principal`] already account for; never copied into
+/// [`Principal::claims`].
+const REGISTERED_CLAIMS: [&str; 8] = ["iss", "aud", "exp", "nbf", "iat", "jti", "sub", "scope"];
+
+/// Longest claim value kept on a principal.
+pub const MAX_KEPT_CLAIM_BYTES: usize = 256;
+
+/// The plain claims of a token (strings up to [`MAX_KEPT_CLAIM_BYTES`], integers, booleans,
+/// as text) other than the registered ones: what services may key quotas or routing on.
+fn plain_claims(other: BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
+    other
+        .into_iter()
+        .filter(|(name, _)| !REGISTERED_CLAIMS.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Bool(flag) => flag.to_string(),
+                serde_json::Value::Number(number) if number.is_i64() || number.is_u64() => {
+                    number.to_string()
+                }
+                _ => return None,
+            };
+            (text.len() <= MAX_KEPT_CLAIM_BYTES).then_some((name, text))
+        })
+        .collect()
 }
 
 /// Who is calling and what they may do.
@@ -127,9 +158,31 @@ struct VerifiedClaims {
 pub struct Principal {
     pub subject: String,
     pub scopes: BTreeSet<Scope>,
+    /// The token's other plain claims (`tenant`, `plan`, …), shared: a principal is cloned
+    /// per request.
+    pub claims: Arc<BTreeMap<String, String>>,
 }
 
 impl Principal {
+    /// A principal with no claims beyond subject and scopes.
+    pub fn new(subject: impl Into<String>, scopes: BTreeSet<Scope>) -> Self {
+        Principal {
+            subject: subject.into(),
+            scopes,
+            claims: Arc::default(),
+        }
+    }
+
+    /// The value of a claim kept from the token (see [`Principal::claims`]); `sub` is the
+    /// subject.
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        if name == "sub" {
+            Some(&self.subject)
+        } else {
+            self.claims.get(name).map(String::as_str)
+        }
+    }
+
     pub fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s.as_str() == scope)
     }
@@ -234,10 +287,13 @@ pub enum KeyError {
     EmptyClaim,
 }
 
+/// (kid, algorithm, key) from a JWKS.
+type JwksKeys = Arc<[(String, Algorithm, DecodingKey)]>;
+
 enum Keys {
     Hs256(DecodingKey),
-    /// (kid, algorithm, key) from a JWKS.
-    Jwks(Vec<(String, Algorithm, DecodingKey)>),
+    /// Replaced whole when the key set is fetched again ([`Verifier::replace_jwks`]).
+    Jwks(RwLock<JwksKeys>),
 }
 
 /// Verifies bearer tokens for one issuer and audience.
@@ -304,6 +360,16 @@ impl TokenCache {
             .map(|v| v.principal.clone())
     }
 
+    /// Forgets every token: after a key set changes, a token signed by a key no longer in it
+    /// must stop verifying at once.
+    fn clear(&self) {
+        for slot in &self.slots {
+            if let Ok(mut slot) = slot.lock() {
+                *slot = None;
+            }
+        }
+    }
+
     fn put(&self, token: &str, principal: &Principal, exp: u64, nbf: Option<u64>) {
         if let Ok(mut slot) = self.slot(token).lock() {
             *slot = Some(Verified {
@@ -321,7 +387,7 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keys = match &self.keys {
             Keys::Hs256(_) => "hs256".to_owned(),
-            Keys::Jwks(list) => format!("jwks({} keys)", list.len()),
+            Keys::Jwks(list) => format!("jwks({} keys)", list.read().map_or(0, |keys| keys.len())),
         };
         f.debug_struct("Verifier")
             .field("keys", &keys)
@@ -370,22 +436,45 @@ impl Verifier {
     /// HMAC secret (algorithm confusion).
     pub fn jwks(document: &str, issuer: &str, audience: &str) -> Result<Self, KeyError> {
         check_names(issuer, audience)?;
-        let set: JwkSet =
-            serde_json::from_str(document).map_err(|e| KeyError::Jwks(e.to_string()))?;
-        if set.keys.is_empty() {
-            return Err(KeyError::Jwks("no keys".into()));
-        }
-        let keys = set
-            .keys
-            .iter()
-            .map(jwks_key)
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = parse_jwks(document)?;
         Ok(Verifier {
-            keys: Keys::Jwks(keys),
+            keys: Keys::Jwks(RwLock::new(keys)),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             cache: TokenCache::new(),
         })
+    }
+
+    /// Replaces the key set of a JWKS verifier with a freshly fetched document, returning how
+    /// many keys it holds. A document that does not parse, or holds no acceptable key, changes
+    /// nothing. Tokens verified before are verified again (a removed key stops at once).
+    pub fn replace_jwks(&self, document: &str) -> Result<usize, KeyError> {
+        let Keys::Jwks(current) = &self.keys else {
+            return Err(KeyError::Jwks(
+                "this verifier uses a shared secret, not a key set".into(),
+            ));
+        };
+        let keys = parse_jwks(document)?;
+        let count = keys.len();
+        let mut current = current
+            .write()
+            .map_err(|_| KeyError::Jwks("the key set lock is poisoned".into()))?;
+        let changed = current.len() != keys.len()
+            || current
+                .iter()
+                .zip(keys.iter())
+                .any(|(a, b)| a.0 != b.0 || a.1 != b.1);
+        *current = keys;
+        drop(current);
+        if changed {
+            self.cache.clear();
+        }
+        Ok(count)
+    }
+
+    /// Whether keys come from a key set (and [`Verifier::replace_jwks`] applies).
+    pub fn uses_jwks(&self) -> bool {
+        matches!(self.keys, Keys::Jwks(_))
     }
 
     /// Verifies the value of an `Authorization` header (`Bearer <token>`).
@@ -411,11 +500,14 @@ impl Verifier {
             return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        // The key set is shared, not borrowed, so a refresh can replace it meanwhile.
+        let jwks: JwksKeys;
         let (algorithm, key) = match &self.keys {
             Keys::Hs256(key) => (Algorithm::HS256, key),
             Keys::Jwks(keys) => {
                 let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-                let (_, algorithm, key) = keys
+                jwks = keys.read().map_err(|_| AuthError::UnknownKey)?.clone();
+                let (_, algorithm, key) = jwks
                     .iter()
                     .find(|(k, _, _)| k == kid)
                     .ok_or(AuthError::UnknownKey)?;
@@ -462,13 +554,31 @@ impl Verifier {
         if subject.is_empty() {
             return Err(AuthError::Malformed);
         }
-        let principal = Principal { subject, scopes };
+        let principal = Principal {
+            subject,
+            scopes,
+            claims: Arc::new(plain_claims(data.claims.other)),
+        };
         let nbf = data.claims.nbf.as_ref().and_then(serde_json::Value::as_u64);
         if let Some(exp) = data.claims.exp.as_ref().and_then(serde_json::Value::as_u64) {
             self.cache.put(token, &principal, exp, nbf);
         }
         Ok(principal)
     }
+}
+
+/// The acceptable keys of a JWKS document; none at all is an error.
+fn parse_jwks(document: &str) -> Result<JwksKeys, KeyError> {
+    let set: JwkSet = serde_json::from_str(document).map_err(|e| KeyError::Jwks(e.to_string()))?;
+    if set.keys.is_empty() {
+        return Err(KeyError::Jwks("no keys".into()));
+    }
+    let keys = set
+        .keys
+        .iter()
+        .map(jwks_key)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(keys.into())
 }
 
 fn jwks_key(jwk: &Jwk) -> Result<(String, Algorithm, DecodingKey), KeyError> {

@@ -379,3 +379,72 @@ fn a_cached_token_still_expires_and_a_tampered_copy_still_fails() {
     std::thread::sleep(Duration::from_millis(7_500));
     assert_eq!(verifier.verify(&token), Err(AuthError::Expired));
 }
+
+/// The fixture key set with only the key named `kid`.
+fn jwks_with_only(kid: &str) -> String {
+    let mut set: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|key| key["kid"] == kid);
+    set.to_string()
+}
+
+#[test]
+fn a_replaced_key_set_admits_new_keys_and_drops_removed_ones_even_from_the_cache() {
+    let ed = EncodingKey::from_ed_pem(include_bytes!("fixtures/ed25519.pem")).unwrap();
+    let ec = EncodingKey::from_ec_pem(include_bytes!("fixtures/es256.pem")).unwrap();
+    let token = |kid: &str, algorithm, key: &EncodingKey| {
+        let mut header = Header::new(algorithm);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims("predict"), key).unwrap()
+    };
+    let ed_token = token("ed-2026-11", Algorithm::EdDSA, &ed);
+    let ec_token = token("ec-2026-11", Algorithm::ES256, &ec);
+
+    let verifier = Verifier::jwks(&jwks_with_only("ed-2026-11"), "velocast", "velocast").unwrap();
+    assert!(verifier.uses_jwks());
+    verifier.verify(&ed_token).unwrap(); // now cached
+    assert_eq!(verifier.verify(&ec_token), Err(AuthError::UnknownKey));
+
+    // Rotation: the EC key arrives and the EdDSA key leaves.
+    assert_eq!(
+        verifier
+            .replace_jwks(&jwks_with_only("ec-2026-11"))
+            .unwrap(),
+        1
+    );
+    verifier.verify(&ec_token).unwrap();
+    assert_eq!(verifier.verify(&ed_token), Err(AuthError::UnknownKey));
+
+    // A broken or empty document changes nothing.
+    assert!(verifier.replace_jwks("not json").is_err());
+    assert!(verifier.replace_jwks("{\"keys\": []}").is_err());
+    verifier.verify(&ec_token).unwrap();
+    assert_eq!(verifier.verify(&ed_token), Err(AuthError::UnknownKey));
+
+    // A shared-secret verifier has no key set to replace.
+    assert!(self::verifier().replace_jwks(JWKS).is_err());
+}
+
+#[test]
+fn plain_claims_are_kept_on_the_principal_and_registered_ones_are_not() {
+    let long = "x".repeat(velocast_auth::MAX_KEPT_CLAIM_BYTES + 1);
+    let token = signed(&serde_json::json!({
+        "sub": "alice", "iss": "velocast", "aud": "velocast", "exp": now() + 600,
+        "iat": now(), "jti": "j-1", "scope": "predict",
+        "tenant": "acme", "tier": 2, "beta": true, "groups": ["a"], "ratio": 0.5, "note": long,
+    }));
+    let principal = verifier().verify(&token).unwrap();
+    let kept: Vec<(&str, &str)> = principal
+        .claims
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(kept, [("beta", "true"), ("tenant", "acme"), ("tier", "2")]);
+    assert_eq!(principal.claim("tenant"), Some("acme"));
+    assert_eq!(principal.claim("sub"), Some("alice"));
+    assert_eq!(principal.claim("plan"), None);
+    // The cached copy carries them too.
+    assert_eq!(verifier().verify(&token).unwrap().claim("tier"), Some("2"));
+}

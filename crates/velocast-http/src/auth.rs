@@ -9,6 +9,7 @@
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
@@ -21,6 +22,7 @@ use velocast_auth::{AuthError, Principal, Scope, Verifier};
 use velocast_config::Redacted;
 
 use crate::ApiError;
+use crate::jwks::JwksSource;
 
 /// How a service verifies tokens: the `[auth]` table of every service's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate)]
@@ -30,6 +32,16 @@ pub struct AuthSettings {
     pub jwt_secret: Option<Redacted>,
     /// A JWKS document with the public keys of RS256/ES256/EdDSA tokens (production).
     pub jwks_file: Option<PathBuf>,
+    /// The identity provider's JWKS URL (production): fetched at start, again on a token with
+    /// an unknown `kid` (at most once per `jwks_refresh_seconds`) and in the background once
+    /// the keys are `jwks_max_age_seconds` old.
+    pub jwks_url: Option<String>,
+    #[validate(range(min = 1, max = 3600))]
+    pub jwks_refresh_seconds: u64,
+    #[validate(range(min = 60, max = 86400))]
+    pub jwks_max_age_seconds: u64,
+    #[validate(range(min = 1, max = 60))]
+    pub jwks_timeout_seconds: u64,
     #[validate(length(min = 1, max = 256))]
     pub issuer: String,
     #[validate(length(min = 1, max = 256))]
@@ -41,31 +53,94 @@ impl Default for AuthSettings {
         AuthSettings {
             jwt_secret: None,
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_seconds: 30,
+            jwks_max_age_seconds: 600,
+            jwks_timeout_seconds: 5,
             issuer: "velocast".to_owned(),
             audience: "velocast".to_owned(),
         }
     }
 }
 
+/// Where the keys that verify tokens come from.
+enum KeySource<'a> {
+    Secret(&'a Redacted),
+    File(&'a PathBuf),
+    Url(&'a str),
+}
+
 impl AuthSettings {
-    /// The token verifier these settings describe; exactly one way to verify must be set.
+    /// The one configured source of keys; none, or more than one, is an error.
+    fn key_source(&self) -> Result<KeySource<'_>, String> {
+        let mut sources = Vec::new();
+        if let Some(secret) = &self.jwt_secret {
+            sources.push(KeySource::Secret(secret));
+        }
+        if let Some(path) = &self.jwks_file {
+            sources.push(KeySource::File(path));
+        }
+        if let Some(url) = &self.jwks_url {
+            sources.push(KeySource::Url(url));
+        }
+        match sources.len() {
+            0 => Err(
+                "no way to verify tokens: set VELOCAST_JWT_SECRET (or auth.jwt_secret), auth.jwks_file or auth.jwks_url"
+                    .to_owned(),
+            ),
+            1 => Ok(sources.remove(0)),
+            _ => Err(
+                "set one of auth.jwt_secret, auth.jwks_file and auth.jwks_url, not several"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// Checks the settings without fetching anything: a secret or key file is loaded; a key
+    /// set URL is checked for form only (it is fetched at start).
+    pub fn check(&self) -> Result<(), String> {
+        match self.key_source()? {
+            KeySource::Url(url) => crate::jwks::parse_url(url).map(drop),
+            _ => self.verifier().map(drop),
+        }
+    }
+
+    /// The token verifier of a secret or a key file (a key set URL needs [`AuthSettings::load`]).
     pub fn verifier(&self) -> Result<Verifier, String> {
-        match (&self.jwt_secret, &self.jwks_file) {
-            (Some(secret), None) => Verifier::hs256(secret.secret(), &self.issuer, &self.audience)
-                .map_err(|e| format!("jwt_secret: {e}")),
-            (None, Some(path)) => {
+        match self.key_source()? {
+            KeySource::Secret(secret) => {
+                Verifier::hs256(secret.secret(), &self.issuer, &self.audience)
+                    .map_err(|e| format!("jwt_secret: {e}"))
+            }
+            KeySource::File(path) => {
                 let document = std::fs::read_to_string(path)
                     .map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
                 Verifier::jwks(&document, &self.issuer, &self.audience)
                     .map_err(|e| format!("jwks_file {}: {e}", path.display()))
             }
-            (None, None) => Err(
-                "no way to verify tokens: set VELOCAST_JWT_SECRET (or auth.jwt_secret) or auth.jwks_file"
-                    .to_owned(),
-            ),
-            (Some(_), Some(_)) => {
-                Err("set either auth.jwt_secret or auth.jwks_file, not both".to_owned())
+            KeySource::Url(url) => Err(format!(
+                "jwks_url {url}: a key set URL is fetched at start, not read here"
+            )),
+        }
+    }
+
+    /// The authentication every service runs with: the verifier, and for a key set URL the
+    /// source that keeps it fresh (fetched here once; its counters go to `registry`).
+    pub async fn load(&self, registry: &prometheus::Registry) -> Result<AuthConfig, String> {
+        match self.key_source()? {
+            KeySource::Url(url) => {
+                let timing = crate::jwks::JwksTiming {
+                    min_interval: Duration::from_secs(self.jwks_refresh_seconds),
+                    max_age: Duration::from_secs(self.jwks_max_age_seconds),
+                    timeout: Duration::from_secs(self.jwks_timeout_seconds),
+                };
+                let (verifier, source) =
+                    JwksSource::start(url, &self.issuer, &self.audience, timing, registry).await?;
+                let mut config = AuthConfig::standard(verifier);
+                config.jwks = Some(source);
+                Ok(config)
             }
+            _ => self.verifier().map(AuthConfig::standard),
         }
     }
 }
@@ -91,6 +166,8 @@ pub struct AuthConfig {
     pub public_paths: Arc<[&'static str]>,
     /// Path prefixes served without a token (an API browser's assets under `/docs/`).
     pub public_prefixes: Arc<[&'static str]>,
+    /// Where the verifier's keys are fetched again from, when they come from a URL.
+    pub jwks: Option<Arc<JwksSource>>,
 }
 
 impl AuthConfig {
@@ -100,6 +177,7 @@ impl AuthConfig {
             verifier: Arc::new(verifier),
             public_paths: Arc::from(PUBLIC_PATHS.as_slice()),
             public_prefixes: Arc::from(PUBLIC_PREFIXES.as_slice()),
+            jwks: None,
         }
     }
 
@@ -130,17 +208,35 @@ pub async fn authenticate(
     if auth.is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    match auth.verifier.verify_header(header) {
+    let verified = verify(&auth.verifier, &request);
+    let verified = match (verified, &auth.jwks) {
+        (Err(AuthError::UnknownKey), Some(source))
+            if source.refresh_after_unknown_kid(&auth.verifier).await =>
+        {
+            verify(&auth.verifier, &request)
+        }
+        (verified, source) => {
+            if let Some(source) = source {
+                source.refresh_if_stale(&auth.verifier);
+            }
+            verified
+        }
+    };
+    match verified {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Err(error) => ApiError::auth(&error).into_response(),
     }
+}
+
+fn verify(verifier: &Verifier, request: &Request) -> Result<Principal, AuthError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    verifier.verify_header(header)
 }
 
 /// A scope a route requires.

@@ -6,7 +6,8 @@
 //!   naming the field and the rule (malformed JSON, unknown or mistyped fields, `validator`
 //!   rules, bodies over the limit, wrong content type);
 //! - [`auth`]: deny-by-default bearer authentication with an explicit list of public routes,
-//!   and per-route scope extractors (`Authorized<ModelsRead>` …);
+//!   and per-route scope extractors (`Authorized<ModelsRead>` …); [`jwks`]: a key set fetched
+//!   from the identity provider and refreshed on an unknown `kid`;
 //! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
 //!   template, method and status class (closed sets only), an in-flight gauge that survives
 //!   cancelled requests, timeouts and shed requests counted;
@@ -17,6 +18,7 @@
 pub mod auth;
 mod error;
 pub mod extract;
+pub mod jwks;
 pub mod layers;
 pub mod metrics;
 pub mod openapi;

@@ -35,6 +35,7 @@ fn standard(metrics: &HttpMetrics, timeout: Duration) -> StandardLayers {
             verifier: Arc::new(verifier),
             public_paths: Arc::from(["/slow", "/held", "/live", "/metrics"].as_slice()),
             public_prefixes: Arc::from([].as_slice()),
+            jwks: None,
         },
         request_timeout: timeout,
     }

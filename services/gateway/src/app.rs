@@ -13,7 +13,6 @@ use anyhow::Context as _;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
-use velocast_http::auth::AuthConfig;
 use velocast_http::metrics::HttpMetrics;
 use velocast_registry_client::RegistryClient;
 use velocast_runtime::{Runtime, resolve_dylib_path};
@@ -57,15 +56,16 @@ pub async fn build(
     config_file: Option<PathBuf>,
     registry_token: SecretString,
 ) -> anyhow::Result<App> {
-    let verifier = config
-        .auth
-        .verifier()
-        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
     let table = config.route_table().map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = Runtime::load(&resolve_dylib_path(config.onnxruntime_path.as_deref()))?;
     let client = RegistryClient::new(&config.registry_url, registry_token.clone())?;
     let http_metrics = HttpMetrics::new().context("metrics")?;
     let metrics = GatewayMetrics::register(http_metrics.registry()).context("metrics")?;
+    let auth = config
+        .auth
+        .load(http_metrics.registry())
+        .await
+        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
     let fleet = Fleet::new(
         table,
         client.clone(),
@@ -123,7 +123,7 @@ pub async fn build(
         fleet: Arc::new(fleet),
         http_metrics,
         metrics,
-        auth: AuthConfig::standard(verifier).with_public(&api::PUBLIC_PATHS),
+        auth: auth.with_public(&api::PUBLIC_PATHS),
         lifecycle,
         limits: Limits {
             max_instances: config.max_instances,

@@ -346,7 +346,7 @@ impl GatewayConfig {
         if let Err(errors) = self.validate() {
             problems.push(describe(&errors, ""));
         }
-        if let Err(error) = self.auth.verifier() {
+        if let Err(error) = self.auth.check() {
             problems.push(format!("  auth: {error}"));
         }
         if let Err(error) = self.route_table() {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
-use velocast_http::auth::AuthConfig;
 use velocast_http::metrics::HttpMetrics;
 use velocast_registry_store::Store;
 
@@ -27,9 +26,6 @@ pub struct App {
 
 /// Connects to the database (applying migrations), builds the router and binds the listener.
 pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
-    let verifier = config
-        .verifier()
-        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
     let store = Store::connect(
         config.database_url.expose(),
         config.max_connections,
@@ -39,6 +35,11 @@ pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
     .context("connecting to the registry database")?;
     let http_metrics = HttpMetrics::new().context("metrics")?;
     let metrics = RegistryMetrics::register(http_metrics.registry()).context("metrics")?;
+    let auth = config
+        .auth
+        .load(http_metrics.registry())
+        .await
+        .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
@@ -46,7 +47,7 @@ pub async fn build(config: &RegistryConfig) -> anyhow::Result<App> {
         store,
         http_metrics,
         metrics,
-        auth: AuthConfig::standard(verifier),
+        auth,
         lifecycle: Lifecycle::default(),
         limits: Limits {
             max_artifact_bytes: config.max_artifact_bytes,

@@ -10,7 +10,6 @@ use figment::Figment;
 use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
-use velocast_auth::Verifier;
 pub use velocast_config::ConfigError;
 use velocast_config::{Redacted, describe};
 pub use velocast_http::auth::AuthSettings;
@@ -121,7 +120,7 @@ impl RegistryConfig {
         if let Err(errors) = self.validate() {
             problems.push(describe(&errors, ""));
         }
-        if let Err(error) = self.verifier() {
+        if let Err(error) = self.auth.check() {
             problems.push(format!("  auth: {error}"));
         }
         if problems.is_empty() {
@@ -129,11 +128,6 @@ impl RegistryConfig {
         } else {
             Err(ConfigError::Invalid(problems.join("\n")))
         }
-    }
-
-    /// The token verifier the configuration describes.
-    pub fn verifier(&self) -> Result<Verifier, String> {
-        self.auth.verifier()
     }
 
     /// The resolved configuration as TOML, secrets redacted (`--check-config`).
