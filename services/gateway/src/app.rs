@@ -190,28 +190,32 @@ impl App {
                 lifecycle.stopping.clone(),
             ));
         }
-        let governor = if config.rate_limit.enabled {
-            let governor = ratelimit::governor(&config.rate_limit)
+        let limits = if config.rate_limit.enabled {
+            let tiers = ratelimit::tiers(&config.rate_limit)
                 .context("the rate limit needs a positive burst and rate")?;
-            // Forget subjects idle long enough to have a full bucket again.
-            let limiter = Arc::clone(governor.limiter());
+            // Forget keys idle long enough to have a full bucket again.
+            let limiters: Vec<_> = tiers.all().map(|g| Arc::clone(g.limiter())).collect();
             let stopping = lifecycle.stopping.clone();
             tasks.spawn(async move {
                 loop {
                     tokio::select! {
                         () = stopping.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(60)) => limiter.retain_recent(),
+                        () = tokio::time::sleep(Duration::from_secs(60)) => {
+                            for limiter in &limiters {
+                                limiter.retain_recent();
+                            }
+                        }
                     }
                 }
             });
-            Some(governor)
+            Some(tiers)
         } else {
             None
         };
         let router = api::router(
             state,
             Duration::from_secs(config.request_timeout_seconds),
-            governor,
+            limits,
         );
         let grace = Duration::from_secs(config.shutdown_grace_seconds);
         let outcome = velocast_http::shutdown::serve_until(

@@ -153,16 +153,70 @@ impl Default for EventsSettings {
     }
 }
 
-/// Per-subject quotas (`tower_governor`): a bucket of `burst` requests refilled at
-/// `per_second`. Past it: 429 with `Retry-After` and `RateLimit-*` headers.
+/// A bucket of `burst` requests refilled at `per_second`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    #[validate(range(min = 1, max = 10_000_000))]
+    pub per_second: u64,
+    #[validate(range(min = 1, max = 10_000_000))]
+    pub burst: u32,
+}
+
+/// Quotas through `tower_governor`: each bucket of `burst` requests is refilled at
+/// `per_second`; past it, 429 with `Retry-After` and `RateLimit-*` headers.
+///
+/// `key` says who shares a bucket: `"sub"` (each subject its own), or a claim of the token
+/// (`"tenant"`: every token of one tenant shares one; a token without the claim is limited by
+/// its subject, in a bucket of its own). With `tier_claim`, that claim's value picks the quota
+/// from `tiers` (`plan = "gold"` → `tiers.gold`); tokens without it, or with a value not
+/// listed, get `per_second`/`burst`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields, default)]
+#[validate(schema(function = "tiers_have_a_claim"))]
 pub struct RateLimitSettings {
     pub enabled: bool,
     #[validate(range(min = 1, max = 10_000_000))]
     pub per_second: u64,
     #[validate(range(min = 1, max = 10_000_000))]
     pub burst: u32,
+    #[validate(custom(function = "claim_name"))]
+    pub key: String,
+    #[validate(custom(function = "claim_name"))]
+    pub tier_claim: Option<String>,
+    #[validate(nested, length(max = 64))]
+    pub tiers: BTreeMap<String, Quota>,
+}
+
+/// A claim a principal keeps: `sub`, or a plain claim other than the registered ones.
+fn claim_name(name: &str) -> Result<(), ValidationError> {
+    let registered = ["iss", "aud", "exp", "nbf", "iat", "jti", "scope"];
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if plain && !registered.contains(&name) {
+        Ok(())
+    } else {
+        let mut error = ValidationError::new("claim");
+        error.message = Some(
+            "must be `sub` or a plain claim name (1 to 64 of A-Z a-z 0-9 _ - . :), not iss, aud, exp, nbf, iat, jti or scope"
+                .into(),
+        );
+        Err(error)
+    }
+}
+
+fn tiers_have_a_claim(settings: &RateLimitSettings) -> Result<(), ValidationError> {
+    if settings.tiers.is_empty() == settings.tier_claim.is_none() {
+        Ok(())
+    } else {
+        let mut error = ValidationError::new("tiers");
+        error.message =
+            Some("`tier_claim` and `tiers` go together: the claim's value picks the tier".into());
+        Err(error)
+    }
 }
 
 impl Default for GatewayConfig {
@@ -208,6 +262,9 @@ impl Default for RateLimitSettings {
             enabled: true,
             per_second: 10_000,
             burst: 20_000,
+            key: "sub".to_owned(),
+            tier_claim: None,
+            tiers: BTreeMap::new(),
         }
     }
 }
@@ -433,5 +490,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("at least one route"), "{error}");
+    }
+
+    #[test]
+    fn quota_keys_and_tiers_are_checked_at_start() {
+        let (name, route) = route_flag("default=bike-demand@champion").unwrap();
+        let mut config = with_secret(GatewayConfig::default());
+        config.routes.insert(name, route);
+        config.rate_limit.key = "tenant".into();
+        config.rate_limit.tier_claim = Some("plan".into());
+        config.rate_limit.tiers.insert(
+            "gold".into(),
+            Quota {
+                per_second: 100,
+                burst: 200,
+            },
+        );
+        config.check().unwrap();
+
+        let mut broken = config.clone();
+        broken.rate_limit.key = "exp".into();
+        broken.rate_limit.tiers.clear();
+        broken.rate_limit.tiers.insert(
+            "free".into(),
+            Quota {
+                per_second: 0,
+                burst: 1,
+            },
+        );
+        let error = broken.check().unwrap_err().to_string();
+        assert!(error.contains("rate_limit.key"), "{error}");
+        assert!(error.contains("per_second"), "{error}");
+
+        let mut unpaired = config;
+        unpaired.rate_limit.tiers.clear();
+        let error = unpaired.check().unwrap_err().to_string();
+        assert!(error.contains("go together"), "{error}");
     }
 }

@@ -506,6 +506,104 @@ async fn subjects_past_their_quota_get_429_with_retry_after_and_ratelimit_header
     stack.stop().await;
 }
 
+/// A `predict` token with extra claims, signed with the test secret.
+fn token_with_claims(subject: &str, extra: Value) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let now = SystemTimeExt::now_secs();
+    let mut claims = json!({"sub": subject, "iss": "velocast", "aud": "velocast",
+        "exp": now + 600, "iat": now, "scope": "predict"});
+    for (name, value) in extra.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_follow_a_claim_and_its_tiers() {
+    // Buckets by tenant; the `plan` claim picks the quota (gold: 6, everyone else: 3). Buckets
+    // refill one request per second; the requests below take milliseconds.
+    let stack = Stack::champion(&trained()[0], |config| {
+        config.rate_limit.per_second = 1;
+        config.rate_limit.burst = 3;
+        config.rate_limit.key = "tenant".into();
+        config.rate_limit.tier_claim = Some("plan".into());
+        config.rate_limit.tiers.insert(
+            "gold".into(),
+            velocast_gateway::config::Quota {
+                per_second: 1,
+                burst: 6,
+            },
+        );
+    })
+    .await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/predict", gateway.base);
+    let body = hour();
+    let send = |token: String| {
+        let request = http.post(&url).bearer_auth(token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let limit = response
+                .headers()
+                .get("ratelimit-limit")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status().as_u16(), limit)
+        }
+    };
+    let acme = json!({"tenant": "acme"});
+    // Alice and Bob of one tenant share its bucket of 3.
+    let mut statuses = Vec::new();
+    for subject in ["alice", "bob", "alice", "bob"] {
+        statuses.push(send(token_with_claims(subject, acme.clone())).await);
+    }
+    let three = Some("3".to_owned());
+    assert_eq!(
+        statuses,
+        [
+            (200, three.clone()),
+            (200, three.clone()),
+            (200, three.clone()),
+            (429, three.clone())
+        ]
+    );
+    // The same tenant on the gold plan: the gold tier's bucket of 6, its own.
+    let gold = json!({"tenant": "acme", "plan": "gold"});
+    let mut answered = 0;
+    for _ in 0..7 {
+        let (status, limit) = send(token_with_claims("carol", gold.clone())).await;
+        assert_eq!(limit.as_deref(), Some("6"));
+        answered += usize::from(status == 200);
+    }
+    assert_eq!(answered, 6);
+    // A plan not listed gets the default quota, in the tenant's default bucket (spent).
+    let silver = json!({"tenant": "acme", "plan": "silver"});
+    assert_eq!(
+        send(token_with_claims("dan", silver)).await,
+        (429, three.clone())
+    );
+    // Without the tenant claim a token is limited by its subject, in a bucket of its own: a
+    // subject named like the spent tenant is not affected by it.
+    for _ in 0..3 {
+        assert_eq!(
+            send(token_with_claims("acme", json!({}))).await,
+            (200, three.clone())
+        );
+    }
+    assert_eq!(send(token_with_claims("acme", json!({}))).await.0, 429);
+    let metrics = metrics(&http, gateway).await;
+    assert!(
+        metrics.contains("velocast_gateway_rate_limited_total 4"),
+        "{metrics}"
+    );
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_concurrency_limit_requests_are_shed_and_health_still_answers() {
     let stack = Stack::champion(&trained()[0], |config| {

@@ -5,14 +5,12 @@ pub mod ops;
 pub mod predict;
 pub mod v2;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::post;
-use tower_governor::GovernorLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -83,24 +81,20 @@ async fn not_found() -> ApiError {
 
 /// The gateway's one router. Inside the standard layers (`velocast_http::layers`, which
 /// authenticate), prediction routes meet, in order: the `RateLimit-*` header names, the
-/// per-subject rate limit, then the concurrency limit that sheds load.
+/// rate limit (per subject or claim, quotas by tier), then the concurrency limit that sheds load.
 pub fn router(
     state: AppState,
     request_timeout: Duration,
-    governor: Option<Arc<ratelimit::SubjectGovernor>>,
+    limits: Option<ratelimit::Tiers>,
 ) -> Router {
     let (api, operations) = documented_routes();
     let (api, document) = api.split_for_parts();
     let (operations, operations_document) = operations.split_for_parts();
     let document = complete(document, operations_document);
     let mut api = layers::shed_load(api, state.limits.max_in_flight, state.http_metrics.clone());
-    if let Some(governor) = governor {
-        let metrics = state.metrics.clone();
+    if let Some(tiers) = limits {
         api = api
-            .layer(
-                GovernorLayer::new(governor)
-                    .error_handler(move |error| ratelimit::refusal(error, &metrics)),
-            )
+            .layer(ratelimit::TieredLimitLayer::new(&tiers, &state.metrics))
             .layer(middleware::from_fn(ratelimit::ietf_headers));
     }
     // Outermost of the prediction layers: refusals below answer on a clean connection.
