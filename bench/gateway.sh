@@ -115,13 +115,9 @@ PY
   say "$(tail -n1 "$work/results.jsonl")"
 }
 
-run_all() {
-  local name=$1 pid=$2 one=$3 batch=$4
-  for connections in 1 16 64; do measure "$name" "$pid" "$one" "$work/one.json" "$connections" 1; done
-  measure "$name" "$pid" "$batch" "$work/batch.json" 16 256
-}
 
-# (1) The gateway: auth, rate limit, metrics on.
+# (1) The gateway: auth, rate limit, metrics on. The servers start one after another and are
+# measured together below.
 cat > "$work/gateway.toml" <<TOML
 [rate_limit]
 per_second = 10000000
@@ -139,9 +135,6 @@ gateway_pid=$!
 pids+=($gateway_pid)
 wait_ready http://127.0.0.1:18080/health/ready
 gateway_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18080/v1/predict)
-run_all gateway "$gateway_pid" http://127.0.0.1:18080/v1/predict http://127.0.0.1:18080/v1/predict
-curl -fsS http://127.0.0.1:18080/metrics > "$work/gateway.metrics"
-kill "$gateway_pid"; wait "$gateway_pid" 2>/dev/null || true
 
 # (2) Bare axum + ort.
 taskset -c 0 "$BIN/examples/bare_axum_ort" "$MODEL_DIR/model.onnx" 127.0.0.1:18090 2>"$work/bare.log" &
@@ -156,8 +149,6 @@ wait_ready_post() {
 }
 wait_ready_post http://127.0.0.1:18090/v1/predict
 bare_answer=$(curl -fsS -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18090/v1/predict)
-run_all bare "$bare_pid" http://127.0.0.1:18090/v1/predict http://127.0.0.1:18090/v1/predict
-kill "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
 
 # (3) FastAPI + uvicorn + onnxruntime + PyJWT + limits + prometheus_client, one worker.
 MODEL="$MODEL_DIR/model.onnx" taskset -c 0 "$VENV/bin/uvicorn" --app-dir bench fastapi_app:app \
@@ -166,7 +157,18 @@ fastapi_pid=$!
 pids+=($fastapi_pid)
 wait_ready_post http://127.0.0.1:18070/v1/predict
 fastapi_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18070/v1/predict)
-run_all fastapi "$fastapi_pid" http://127.0.0.1:18070/v1/predict http://127.0.0.1:18070/v1/predict_batch
-kill "$fastapi_pid"; wait "$fastapi_pid" 2>/dev/null || true
+
+# All three serve side by side (idle ones cost nothing), and each scenario measures them back to
+# back: this machine's speed drifts by ±20 % over minutes, and ratios of runs taken seconds
+# apart are what the bars compare.
+for connections in 1 16 64; do
+  measure gateway "$gateway_pid" http://127.0.0.1:18080/v1/predict "$work/one.json" "$connections" 1
+  measure bare "$bare_pid" http://127.0.0.1:18090/v1/predict "$work/one.json" "$connections" 1
+  measure fastapi "$fastapi_pid" http://127.0.0.1:18070/v1/predict "$work/one.json" "$connections" 1
+done
+measure gateway "$gateway_pid" http://127.0.0.1:18080/v1/predict "$work/batch.json" 16 256
+measure bare "$bare_pid" http://127.0.0.1:18090/v1/predict "$work/batch.json" 16 256
+measure fastapi "$fastapi_pid" http://127.0.0.1:18070/v1/predict_batch "$work/batch.json" 16 256
+curl -fsS http://127.0.0.1:18080/metrics > "$work/gateway.metrics"
 
 "$VENV/bin/python" bench/summarize_gateway.py "$work/results.jsonl" "$gateway_answer" "$bare_answer" "$fastapi_answer" "$work/gateway.metrics"

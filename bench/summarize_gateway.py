@@ -70,7 +70,8 @@ lines = [
     "| server | connections | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU µs/request | non-200 answers |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
-for row in rows:
+order = ["gateway", "bare", "fastapi"]
+for row in sorted(rows, key=lambda r: (order.index(r["server"]), r["rows"], r["connections"])):
     lines.append(
         f"| {row['server']} | {row['connections']} | {row['rows']} | {row['requests_per_second']:,.0f} | "
         f"{row['rows_per_second']:,.0f} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | "

@@ -58,15 +58,15 @@ pub fn apply(router: Router, layers: StandardLayers) -> Router {
     router
         .layer(middleware::from_fn_with_state(auth, auth::authenticate))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Steps 3 to 5 in one middleware: every `from_fn` layer clones the service stack
+        // beneath it and boxes a future per request, which the gateway's request path felt.
         .layer(middleware::from_fn_with_state(
             RequestTimeout {
                 limit: request_timeout,
-                metrics: metrics.clone(),
+                metrics,
             },
-            timeout,
+            observe,
         ))
-        .layer(middleware::from_fn_with_state(metrics, metrics::track))
-        .layer(middleware::from_fn(json_errors))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(SequentialRequestIds::new()))
@@ -190,18 +190,23 @@ struct RequestTimeout {
     metrics: HttpMetrics,
 }
 
-/// 503 + `Retry-After` in the one error body when the response head takes longer than the
-/// limit; the handler's future is dropped (and counted) rather than left running.
-async fn timeout(State(config): State<RequestTimeout>, request: Request, next: Next) -> Response {
+/// [`json_errors`] around [`crate::metrics::track`] around the timeout: 503 + `Retry-After`
+/// in the one error body when the response head takes longer than the limit; the handler's
+/// future is dropped (and counted) rather than left running.
+async fn observe(State(config): State<RequestTimeout>, request: Request, next: Next) -> Response {
     let labels = RouteLabels::of(&request);
-    match tokio::time::timeout(config.limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_elapsed) => {
-            config.metrics.timed_out(&labels);
-            tracing::warn!(route = %labels.route(), timeout_seconds = config.limit.as_secs_f64(), "request timed out");
-            ApiError::timed_out(config.limit).into_response()
+    let limited = async {
+        match tokio::time::timeout(config.limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_elapsed) => {
+                config.metrics.timed_out(&labels);
+                tracing::warn!(route = %labels.route(), timeout_seconds = config.limit.as_secs_f64(), "request timed out");
+                ApiError::timed_out(config.limit).into_response()
+            }
         }
-    }
+    };
+    let response = metrics::tracked(&config.metrics, labels.clone(), limited).await;
+    as_json_error(response).await
 }
 
 fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -251,7 +256,10 @@ const MAX_REJECTION_TEXT: usize = 4096;
 /// (its `Allow` header kept), extractor rejections in `text/plain`, layers' bare statuses.
 /// Client-error text is kept as the message; server-error text never leaves (it is logged).
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    as_json_error(next.run(request).await).await
+}
+
+async fn as_json_error(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
         return response;

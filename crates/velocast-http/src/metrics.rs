@@ -231,8 +231,19 @@ impl Drop for InFlight<'_> {
 
 /// Middleware recording every request, including those cancelled or timed out.
 pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let in_flight = InFlight::begin(&metrics, RouteLabels::of(&request));
-    let response = next.run(request).await;
+    let labels = RouteLabels::of(&request);
+    tracked(&metrics, labels, next.run(request)).await
+}
+
+/// Records the request `response` answers: in flight while it runs, then its duration and
+/// status class; if it is dropped unfinished, counted as cancelled.
+pub(crate) async fn tracked(
+    metrics: &HttpMetrics,
+    labels: RouteLabels,
+    response: impl std::future::Future<Output = Response>,
+) -> Response {
+    let in_flight = InFlight::begin(metrics, labels);
+    let response = response.await;
     in_flight.answered(response.status().as_u16());
     response
 }

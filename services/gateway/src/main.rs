@@ -12,6 +12,12 @@ use clap::{Parser, Subcommand};
 use velocast_gateway::{Flags, GatewayConfig};
 use velocast_telemetry::{LogFormat, init_logging};
 
+/// Every request allocates across threads (parsed on an async worker, scored on a session
+/// thread, answered back); mimalloc's thread-local free lists make that cheap where glibc's
+/// arenas consolidate and lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "velocast-gateway",

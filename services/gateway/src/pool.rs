@@ -63,6 +63,8 @@ struct Queue {
     /// makes a futex system call on every notify, waiter or not).
     idle: usize,
     waking: usize,
+    /// A wake-up is deferred to a task on the async runtime (see [`InferencePool::submit`]).
+    flush_pending: bool,
 }
 
 struct Shared {
@@ -79,6 +81,30 @@ impl Shared {
         // A poisoned lock means a session thread panicked while holding it; the queue itself
         // (a deque and a flag) is still consistent, so keep serving.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes one idle session thread, if any is idle and none is already on its way.
+    fn wake_one(&self, mut queue: MutexGuard<'_, Queue>) {
+        let wake = queue.idle > queue.waking;
+        if wake {
+            queue.waking += 1;
+        }
+        drop(queue);
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// The deferred wake-up: sent when its task runs, or when the task is dropped unrun (a runtime
+/// shutting down), so a queued job is never left waiting for the idle recheck.
+struct Flush(Arc<Shared>);
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        let mut queue = self.0.lock();
+        queue.flush_pending = false;
+        self.0.wake_one(queue);
     }
 }
 
@@ -192,6 +218,12 @@ impl InferencePool {
     /// Queues `features` and returns where the answer will arrive. The request's [`Arrival`],
     /// if it announced one, ends in the same step as the job is queued, so no session waits for
     /// a request that is already in its queue.
+    ///
+    /// From an async task, an idle session is not woken at once but by a task spawned behind
+    /// the ones already runnable: the requests that arrived together are parsed and queued
+    /// first, and the session wakes to all of them. Woken at once, a session thread sharing a
+    /// core with the async worker preempts it and runs every request alone (on one core that
+    /// halved throughput); the deferral costs one task per batch, not per request.
     pub fn submit(
         &self,
         features: Vec<f32>,
@@ -207,28 +239,31 @@ impl InferencePool {
             }));
         }
         let (reply, receiver) = oneshot::channel();
-        let wake = {
-            let mut queue = self.shared.lock();
-            if queue.closed {
-                return Err(PoolError::Closed);
+        let mut queue = self.shared.lock();
+        if queue.closed {
+            return Err(PoolError::Closed);
+        }
+        if let Some(mut arrival) = arrival {
+            arrival.end();
+        }
+        queue.jobs.push_back(Job {
+            features,
+            rows,
+            queued_at: Instant::now(),
+            reply,
+        });
+        if queue.flush_pending || queue.idle <= queue.waking {
+            // A wake-up is already coming, or every session is busy and will look again.
+            return Ok(receiver);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                queue.flush_pending = true;
+                drop(queue);
+                let flush = Flush(Arc::clone(&self.shared));
+                runtime.spawn(async move { drop(flush) });
             }
-            if let Some(mut arrival) = arrival {
-                arrival.end();
-            }
-            queue.jobs.push_back(Job {
-                features,
-                rows,
-                queued_at: Instant::now(),
-                reply,
-            });
-            let wake = queue.idle > queue.waking;
-            if wake {
-                queue.waking += 1;
-            }
-            wake
-        };
-        if wake {
-            self.shared.wake.notify_one();
+            Err(_) => self.shared.wake_one(queue),
         }
         Ok(receiver)
     }
@@ -260,6 +295,8 @@ fn take_fitting(queue: &mut Queue, batch: &mut Vec<Job>, rows: &mut usize, max_r
 /// One session's thread: form a batch, run it, answer, until the pool is dropped and drained.
 fn serve(shared: &Shared, mut session: TreeSession) {
     let policy = shared.policy;
+    // Requests in the previous call: more than one means clients are sending concurrently.
+    let mut previous_jobs = 0;
     loop {
         let mut batch = Vec::new();
         let mut rows: usize;
@@ -305,7 +342,28 @@ fn serve(shared: &Shared, mut session: TreeSession) {
                 queue.waking = queue.waking.saturating_sub(1);
                 take_fitting(&mut queue, &mut batch, &mut rows, policy.max_batch_rows);
             }
+            // Under concurrency more requests are on their way than have been announced: on a
+            // core shared with the async workers they are not even read while this thread
+            // runs. Step aside in short naps while each nap brings more, within `max_wait`.
+            if previous_jobs > 1 {
+                let quantum = policy.max_wait / 4;
+                while rows < policy.max_batch_rows && !queue.closed {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    drop(queue);
+                    std::thread::sleep(quantum.min(deadline - now));
+                    queue = shared.lock();
+                    let before = rows;
+                    take_fitting(&mut queue, &mut batch, &mut rows, policy.max_batch_rows);
+                    if rows == before {
+                        break;
+                    }
+                }
+            }
         }
+        previous_jobs = batch.len();
         run(&mut session, batch, rows);
     }
 }

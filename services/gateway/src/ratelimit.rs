@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
-use axum::middleware::Next;
 use axum::response::IntoResponse;
 use governor::middleware::StateInformationMiddleware;
 use tower::Layer;
@@ -254,8 +253,7 @@ pub fn refusal(error: GovernorError, metrics: &GatewayMetrics) -> Response<Body>
 }
 
 /// Renames the governor's `x-ratelimit-*` headers to the IETF `RateLimit-*` fields.
-pub async fn ietf_headers(request: Request, next: Next) -> axum::response::Response {
-    let mut response = next.run(request).await;
+pub fn rename_headers(response: &mut axum::response::Response) {
     let headers = response.headers_mut();
     for (from, to) in [
         ("x-ratelimit-limit", "ratelimit-limit"),
@@ -272,5 +270,4 @@ pub async fn ietf_headers(request: Request, next: Next) -> axum::response::Respo
             HeaderValue::from_static("0"),
         );
     }
-    response
 }

@@ -870,3 +870,70 @@ async fn the_response_cache_answers_repeated_hours_with_the_same_numbers() {
     );
     stack.stop().await;
 }
+
+/// `velocast_gateway_batch_rows` sum and count (observed once per request: the rows of the
+/// ONNX Runtime call it rode in).
+fn batch_rows(metrics: &str) -> (f64, f64) {
+    let value = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+    };
+    (
+        value("velocast_gateway_batch_rows_sum{"),
+        value("velocast_gateway_batch_rows_count{"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_single_rows_share_calls_and_a_lone_client_rides_alone() {
+    let stack = Stack::champion(&trained()[0], |_| {}).await;
+    let gateway = &stack.gateway;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/predict", gateway.base);
+    let token = token("alice", &[Scope::PREDICT]);
+    let body = hour();
+    // One client, one request at a time: every call carries exactly its one row.
+    for _ in 0..20 {
+        let response = post(&http, &url, &token, &body).await;
+        assert_eq!(response.status(), 200);
+    }
+    let (sum, count) = batch_rows(&metrics(&http, gateway).await);
+    assert_eq!(count, 20.0);
+    assert_eq!(
+        sum, 20.0,
+        "a lone client's requests were batched with nothing"
+    );
+
+    // 48 clients at once: their rows are coalesced into shared calls.
+    let clients: Vec<_> = (0..48)
+        .map(|_| {
+            let (http, url, token, body) = (http.clone(), url.clone(), token.clone(), body.clone());
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let response = post(&http, &url, &token, &body).await;
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (total_sum, total_count) = batch_rows(&metrics(&http, gateway).await);
+    let (sum, count) = (total_sum - 20.0, total_count - 20.0);
+    assert_eq!(count, 960.0);
+    let mean = sum / count;
+    #[allow(clippy::print_stderr)] // The figure, for `--nocapture`.
+    {
+        eprintln!("48 concurrent clients: {mean:.2} rows per ONNX Runtime call on average");
+    }
+    assert!(
+        mean >= 2.0,
+        "48 concurrent clients rode in calls of {mean:.2} rows on average"
+    );
+    stack.stop().await;
+}

@@ -8,7 +8,7 @@ pub mod v2;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::middleware;
 use axum::routing::post;
 use utoipa::OpenApi;
@@ -75,6 +75,16 @@ pub fn openapi_json() -> Result<String, serde_json::Error> {
     openapi().to_pretty_json()
 }
 
+async fn prediction_edge(
+    State(max_body_bytes): State<usize>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut response = layers::read_body_first(State(max_body_bytes), request, next).await;
+    ratelimit::rename_headers(&mut response);
+    response
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
@@ -93,14 +103,14 @@ pub fn router(
     let document = complete(document, operations_document);
     let mut api = layers::shed_load(api, state.limits.max_in_flight, state.http_metrics.clone());
     if let Some(tiers) = limits {
-        api = api
-            .layer(ratelimit::TieredLimitLayer::new(&tiers, &state.metrics))
-            .layer(middleware::from_fn(ratelimit::ietf_headers));
+        api = api.layer(ratelimit::TieredLimitLayer::new(&tiers, &state.metrics));
     }
-    // Outermost of the prediction layers: refusals below answer on a clean connection.
+    // Outermost of the prediction layers: the body is read first, so refusals below answer on
+    // a clean connection; the limiter's headers get their IETF names on the way out (one
+    // middleware for both: each `from_fn` layer costs a stack clone per request).
     let api = api.layer(middleware::from_fn_with_state(
         state.limits.max_body_bytes,
-        layers::read_body_first,
+        prediction_edge,
     ));
     let standard = StandardLayers {
         metrics: state.http_metrics.clone(),
