@@ -459,16 +459,11 @@ impl Verifier {
         let mut current = current
             .write()
             .map_err(|_| KeyError::Jwks("the key set lock is poisoned".into()))?;
-        let changed = current.len() != keys.len()
-            || current
-                .iter()
-                .zip(keys.iter())
-                .any(|(a, b)| a.0 != b.0 || a.1 != b.1);
         *current = keys;
         drop(current);
-        if changed {
-            self.cache.clear();
-        }
+        // Always: a key re-published under the same kid with new material must not leave
+        // tokens of the old material verified. Fetches are rare, re-verifying is cheap.
+        self.cache.clear();
         Ok(count)
     }
 
