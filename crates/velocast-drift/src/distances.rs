@@ -1,0 +1,83 @@
+//! The distances, computed as scipy computes them.
+
+/// The mean of `values` (numpy's `mean`).
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// The population standard deviation (numpy's `std`, `ddof = 0`).
+fn std(values: &[f64]) -> f64 {
+    let m = mean(values);
+    (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / values.len() as f64).sqrt()
+}
+
+/// scipy's `wasserstein_distance(u, v)`: the area between the two empirical CDFs.
+pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> f64 {
+    let mut u_sorted = u.to_vec();
+    u_sorted.sort_by(f64::total_cmp);
+    let mut v_sorted = v.to_vec();
+    v_sorted.sort_by(f64::total_cmp);
+    let mut all: Vec<f64> = u_sorted.iter().chain(&v_sorted).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (nu, nv) = (u.len() as f64, v.len() as f64);
+    all.windows(2)
+        .map(|pair| {
+            let (at, delta) = (pair[0], pair[1] - pair[0]);
+            let u_cdf = u_sorted.partition_point(|&x| x <= at) as f64 / nu;
+            let v_cdf = v_sorted.partition_point(|&x| x <= at) as f64 / nv;
+            (u_cdf - v_cdf).abs() * delta
+        })
+        .sum()
+}
+
+/// Evidently's `wasserstein`: the distance over the reference's standard deviation (at least
+/// 0.001, so a constant reference does not divide by zero).
+pub fn wasserstein_normed(reference: &[f64], current: &[f64]) -> f64 {
+    wasserstein_distance(reference, current) / std(reference).max(0.001)
+}
+
+/// scipy's `rel_entr(x, y)`.
+fn rel_entr(x: f64, y: f64) -> f64 {
+    if x > 0.0 && y > 0.0 {
+        x * (x / y).ln()
+    } else if x == 0.0 && y >= 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn normalized(shares: &[f64]) -> Vec<f64> {
+    let total: f64 = shares.iter().sum();
+    shares.iter().map(|s| s / total).collect()
+}
+
+/// scipy's `distance.jensenshannon(p, q)` (natural logarithm).
+pub fn jensen_shannon(p: &[f64], q: &[f64]) -> f64 {
+    let (p, q) = (normalized(p), normalized(q));
+    let divergence: f64 = p
+        .iter()
+        .zip(&q)
+        .map(|(&a, &b)| {
+            let m = (a + b) / 2.0;
+            rel_entr(a, m) + rel_entr(b, m)
+        })
+        .sum();
+    (divergence / 2.0).sqrt()
+}
+
+/// Evidently's PSI: Σ (r − c) · ln(r / c) over the (zero-filled) shares.
+pub fn psi(reference: &[f64], current: &[f64]) -> f64 {
+    reference
+        .iter()
+        .zip(current)
+        .map(|(&r, &c)| (r - c) * (r / c).ln())
+        .sum()
+}
+
+/// scipy's `stats.entropy(reference, current)`: the Kullback-Leibler divergence of the
+/// normalized shares.
+pub fn kl_divergence(reference: &[f64], current: &[f64]) -> f64 {
+    let (p, q) = (normalized(reference), normalized(current));
+    p.iter().zip(&q).map(|(&a, &b)| rel_entr(a, b)).sum()
+}

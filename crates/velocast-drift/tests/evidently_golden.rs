@@ -1,0 +1,197 @@
+//! Every number against Evidently 0.7.23's own stat tests on hour.csv: 2011 as the reference,
+//! each month of 2012 as the current window, eleven columns, the default pick and every test
+//! this crate can force (tests/golden/generate.py wrote the JSON; Evidently is not needed to
+//! run this). Scores agree to 1e-9 relative, names, thresholds and verdicts exactly.
+
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use velocast_drift::{Column, ColumnKind, DriftError, StatTest, column_drift, dataset_drift};
+
+#[derive(Deserialize)]
+struct Golden {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    month: u32,
+    column: String,
+    kind: String,
+    integer: bool,
+    tests: BTreeMap<String, Expected>,
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    stattest_name: String,
+    drift_score: f64,
+    stattest_threshold: f64,
+    drift_detected: bool,
+}
+
+/// hour.csv as columns (every value of the file is a number but `dteday`).
+fn hour_csv() -> BTreeMap<String, Vec<f64>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.velocast/data/hour.csv");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (run `make setup` to fetch hour.csv)"));
+    let mut lines = text.lines();
+    let names: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let mut columns: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        for (name, field) in names.iter().zip(line.split(',')) {
+            if name != "dteday" {
+                columns
+                    .entry(name.clone())
+                    .or_default()
+                    .push(field.parse().unwrap());
+            }
+        }
+    }
+    columns
+}
+
+fn test_named(name: &str) -> StatTest {
+    match name {
+        "wasserstein" => StatTest::Wasserstein,
+        "jensenshannon" => StatTest::JensenShannon,
+        "psi" => StatTest::Psi,
+        "kl_div" => StatTest::KlDiv,
+        other => panic!("no test {other}"),
+    }
+}
+
+#[test]
+fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012() {
+    let golden: Golden =
+        serde_json::from_str(include_str!("golden/evidently_0_7_23.json")).unwrap();
+    let data = hour_csv();
+    let year = &data["yr"];
+    let month = &data["mnth"];
+    let mut checked = 0;
+    let mut worst: f64 = 0.0;
+    let mut per_month: BTreeMap<u32, Vec<velocast_drift::ColumnDrift>> = BTreeMap::new();
+    for case in &golden.cases {
+        let values = &data[&case.column];
+        let reference: Vec<f64> = (0..values.len())
+            .filter(|&i| year[i] == 0.0)
+            .map(|i| values[i])
+            .collect();
+        let current: Vec<f64> = (0..values.len())
+            .filter(|&i| year[i] == 1.0 && month[i] == f64::from(case.month))
+            .map(|i| values[i])
+            .collect();
+        let kind = if case.kind == "numerical" {
+            ColumnKind::Numerical
+        } else {
+            ColumnKind::Categorical
+        };
+        let column = |values| Column {
+            values,
+            kind,
+            integer: case.integer,
+        };
+        for (name, expected) in &case.tests {
+            let forced = (name != "default").then(|| test_named(name));
+            let got = column_drift(column(&reference), column(&current), forced, None).unwrap();
+            let label = format!("month {} {} {name}", case.month, case.column);
+            assert_eq!(got.stattest_name, expected.stattest_name, "{label}");
+            assert_eq!(
+                got.stattest_threshold, expected.stattest_threshold,
+                "{label}"
+            );
+            assert_eq!(got.drift_detected, expected.drift_detected, "{label}");
+            let relative = (got.drift_score - expected.drift_score).abs()
+                / expected.drift_score.abs().max(f64::MIN_POSITIVE);
+            assert!(
+                relative <= 1e-9,
+                "{label}: {} vs Evidently {} (relative {relative:e})",
+                got.drift_score,
+                expected.drift_score
+            );
+            worst = worst.max(relative);
+            checked += 1;
+            if name == "default" {
+                per_month.entry(case.month).or_default().push(got);
+            }
+        }
+    }
+    assert_eq!(checked, 12 * (6 * 5 + 5 * 4));
+    assert!(worst <= 1e-9);
+    // The dataset verdict at Evidently's share of 0.5: every month of 2012 has most of its
+    // columns drifted against 2011 or not, as the per-column verdicts say.
+    for (month, columns) in per_month {
+        assert_eq!(columns.len(), 11, "month {month}");
+        let (drifted, share, drift) = dataset_drift(&columns, 0.5);
+        assert_eq!(share, drifted as f64 / 11.0);
+        assert_eq!(drift, drifted >= 6, "month {month}");
+    }
+}
+
+#[test]
+fn bad_windows_are_clear_errors() {
+    let reference: Vec<f64> = (0..2000).map(f64::from).collect();
+    let numerical = |values| Column {
+        values,
+        kind: ColumnKind::Numerical,
+        integer: false,
+    };
+    assert_eq!(
+        column_drift(numerical(&reference), numerical(&[]), None, None),
+        Err(DriftError::Empty { window: "current" })
+    );
+    assert_eq!(
+        column_drift(
+            numerical(&reference),
+            numerical(&[1.0, f64::NAN]),
+            None,
+            None
+        ),
+        Err(DriftError::NotFinite {
+            window: "current",
+            row: 1
+        })
+    );
+    assert_eq!(
+        column_drift(
+            numerical(&reference[..500]),
+            numerical(&[1.0, 2.0]),
+            None,
+            None
+        ),
+        Err(DriftError::SmallReference)
+    );
+    let categorical = |values| Column {
+        values,
+        kind: ColumnKind::Categorical,
+        integer: true,
+    };
+    assert!(matches!(
+        column_drift(
+            categorical(&reference),
+            categorical(&[1.0]),
+            Some(StatTest::Wasserstein),
+            None
+        ),
+        Err(DriftError::NotApplicable { .. })
+    ));
+    // A constant reference: Wasserstein is normed by 0.001, not divided by zero.
+    let constant = vec![3.0; 2000];
+    let drift = column_drift(
+        numerical(&constant),
+        numerical(&[3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(drift.stattest_name, "wasserstein");
+    assert!(drift.drift_score.is_finite() && drift.drift_detected);
+}
