@@ -56,7 +56,7 @@ fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
 
 /// numpy's `histogram(values, edges)` for explicit edges: bin `i` holds `edges[i] <= v <
 /// edges[i + 1]`, the last bin also its right edge; values outside are not counted.
-fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
+pub(crate) fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let below = |edge: f64| sorted.partition_point(|&v| v < edge) as u64;
@@ -70,7 +70,7 @@ fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
     cumulative.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
-fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
+pub(crate) fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut all: Vec<f64> = values.collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a == b);
@@ -134,4 +134,46 @@ pub fn binned(
         shares(reference_counts, reference.values.len()),
         shares(current_counts, current.values.len()),
     )
+}
+
+/// Evidently's `hellinger`: for categorical columns 1 − Σ √(r·c) over the shares of each value;
+/// for numerical ones the same over numpy's density histograms on Sturges edges of the distinct
+/// values of both windows, times the bin width; clipped to [0, 1] before the square root.
+pub fn hellinger(reference: Column<'_>, current: Column<'_>) -> f64 {
+    let keys = distinct_sorted(reference.values.iter().chain(current.values).copied());
+    let overlap: f64 = match reference.kind {
+        ColumnKind::Categorical => {
+            let shares = |values: &[f64]| -> Vec<f64> {
+                let mut sorted = values.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                keys.iter()
+                    .map(|&k| {
+                        (sorted.partition_point(|&v| v <= k) - sorted.partition_point(|&v| v < k))
+                            as f64
+                            / values.len() as f64
+                    })
+                    .collect()
+            };
+            let (r, c) = (shares(reference.values), shares(current.values));
+            r.iter().zip(&c).map(|(a, b)| (a * b).sqrt()).sum()
+        }
+        ColumnKind::Numerical => {
+            let edges = sturges_edges(&keys, reference.integer && current.integer);
+            let density = |values: &[f64]| -> Vec<f64> {
+                let counts = histogram(values, &edges);
+                let total: u64 = counts.iter().sum();
+                counts
+                    .iter()
+                    .zip(edges.windows(2))
+                    .map(|(&n, w)| n as f64 / (w[1] - w[0]) / total as f64)
+                    .collect()
+            };
+            let (r, c) = (density(reference.values), density(current.values));
+            let first = edges.first().copied().unwrap_or(0.0);
+            let last = edges.last().copied().unwrap_or(0.0);
+            let width = (last - first) / (edges.len() - 1) as f64;
+            r.iter().zip(&c).map(|(a, b)| (a * b).sqrt() * width).sum()
+        }
+    };
+    (1.0 - overlap.clamp(0.0, 1.0)).sqrt()
 }

@@ -11,8 +11,9 @@ fn std(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / values.len() as f64).sqrt()
 }
 
-/// scipy's `wasserstein_distance(u, v)`: the area between the two empirical CDFs.
-pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> f64 {
+/// scipy's `_cdf_distance(p, u, v)`: the `p`-th power distance between the two empirical
+/// CDFs (`p` = 1: Wasserstein; `p` = 2: the energy distance over √2).
+fn cdf_distance(p: i32, u: &[f64], v: &[f64]) -> f64 {
     let mut u_sorted = u.to_vec();
     u_sorted.sort_by(f64::total_cmp);
     let mut v_sorted = v.to_vec();
@@ -25,9 +26,24 @@ pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> f64 {
             let (at, delta) = (pair[0], pair[1] - pair[0]);
             let u_cdf = u_sorted.partition_point(|&x| x <= at) as f64 / nu;
             let v_cdf = v_sorted.partition_point(|&x| x <= at) as f64 / nv;
-            (u_cdf - v_cdf).abs() * delta
+            if p == 1 {
+                (u_cdf - v_cdf).abs() * delta
+            } else {
+                (u_cdf - v_cdf).abs().powi(p) * delta
+            }
         })
-        .sum()
+        .sum::<f64>()
+        .powf(1.0 / f64::from(p))
+}
+
+/// scipy's `wasserstein_distance(u, v)`: the area between the two empirical CDFs.
+pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> f64 {
+    cdf_distance(1, u, v)
+}
+
+/// scipy's `energy_distance(u, v)`: √2 times the L² distance between the empirical CDFs.
+pub fn energy_distance(u: &[f64], v: &[f64]) -> f64 {
+    std::f64::consts::SQRT_2 * cdf_distance(2, u, v)
 }
 
 /// Evidently's `wasserstein`: the distance over the reference's standard deviation (at least

@@ -4,7 +4,7 @@
 //! This first part covers what `DataDriftPreset` picks for references of more than 1,000 rows
 //! — the normed Wasserstein distance for numerical columns with more than five distinct values,
 //! the Jensen-Shannon distance otherwise — and, forced, PSI and Kullback-Leibler with
-//! Evidently's binning and zero-fill. The small-reference tests (K-S, chi-square, Z) come next;
+//! Evidently's binning and zero-fill, Hellinger and the energy distance. The small-reference tests (K-S, chi-square, Z) come next;
 //! [`default_test`] says so with an error rather than pick something else.
 //!
 //! Inputs are finite numbers: Evidently drops NaN and ±inf before it tests a column, and the
@@ -13,8 +13,10 @@
 mod binning;
 mod distances;
 
-pub use binning::{binned, sturges_edges};
-pub use distances::{jensen_shannon, kl_divergence, psi, wasserstein_distance, wasserstein_normed};
+pub use binning::{binned, hellinger, sturges_edges};
+pub use distances::{
+    energy_distance, jensen_shannon, kl_divergence, psi, wasserstein_distance, wasserstein_normed,
+};
 
 use thiserror::Error;
 
@@ -45,6 +47,10 @@ pub enum StatTest {
     Psi,
     /// `kl_div`: the Kullback-Leibler divergence of the binned shares, zeros filled.
     KlDiv,
+    /// `hellinger`: the Hellinger distance of the shares (categorical) or densities.
+    Hellinger,
+    /// `ed`: the energy distance (numerical columns).
+    EnergyDistance,
 }
 
 impl StatTest {
@@ -55,12 +61,23 @@ impl StatTest {
             StatTest::JensenShannon => "jensenshannon",
             StatTest::Psi => "psi",
             StatTest::KlDiv => "kl_div",
+            StatTest::Hellinger => "hellinger",
+            StatTest::EnergyDistance => "ed",
         }
     }
 
-    /// Evidently's default threshold; every test of this part flags drift at or above it.
+    /// Evidently's default threshold (0.1 for every test of this part).
     pub fn default_threshold(self) -> f64 {
         0.1
+    }
+
+    /// Whether `score` is drift at `threshold`: at or above it, except for the energy distance,
+    /// which Evidently flags only strictly above.
+    pub fn drifted(self, score: f64, threshold: f64) -> bool {
+        match self {
+            StatTest::EnergyDistance => score > threshold,
+            _ => score >= threshold,
+        }
     }
 }
 
@@ -143,16 +160,17 @@ pub fn column_drift(
         Some(test) => test,
         None => default_test(reference, current)?,
     };
+    let numerical_only = matches!(test, StatTest::Wasserstein | StatTest::EnergyDistance);
+    if numerical_only && reference.kind != ColumnKind::Numerical {
+        return Err(DriftError::NotApplicable {
+            test: test.name(),
+            kind: reference.kind,
+        });
+    }
     let score = match test {
-        StatTest::Wasserstein => {
-            if reference.kind != ColumnKind::Numerical {
-                return Err(DriftError::NotApplicable {
-                    test: test.name(),
-                    kind: reference.kind,
-                });
-            }
-            wasserstein_normed(reference.values, current.values)
-        }
+        StatTest::Wasserstein => wasserstein_normed(reference.values, current.values),
+        StatTest::EnergyDistance => energy_distance(reference.values, current.values),
+        StatTest::Hellinger => hellinger(reference, current),
         StatTest::JensenShannon => {
             let (r, c) = binned(reference, current, false);
             jensen_shannon(&r, &c)
@@ -171,7 +189,7 @@ pub fn column_drift(
         stattest_name: test.name(),
         drift_score: score,
         stattest_threshold: threshold,
-        drift_detected: score >= threshold,
+        drift_detected: test.drifted(score, threshold),
     })
 }
 

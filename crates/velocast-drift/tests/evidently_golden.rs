@@ -65,6 +65,8 @@ fn test_named(name: &str) -> StatTest {
         "jensenshannon" => StatTest::JensenShannon,
         "psi" => StatTest::Psi,
         "kl_div" => StatTest::KlDiv,
+        "hellinger" => StatTest::Hellinger,
+        "ed" => StatTest::EnergyDistance,
         other => panic!("no test {other}"),
     }
 }
@@ -124,7 +126,7 @@ fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012(
             }
         }
     }
-    assert_eq!(checked, 12 * (6 * 5 + 5 * 4));
+    assert_eq!(checked, 12 * (6 * 7 + 5 * 5));
     assert!(worst <= 1e-9);
     // The dataset verdict at Evidently's share of 0.5: every month of 2012 has most of its
     // columns drifted against 2011 or not, as the per-column verdicts say.
@@ -183,6 +185,10 @@ fn bad_windows_are_clear_errors() {
         ),
         Err(DriftError::NotApplicable { .. })
     ));
+    // Evidently flags the energy distance only strictly above its threshold, the rest at it.
+    assert!(!StatTest::EnergyDistance.drifted(0.1, 0.1));
+    assert!(StatTest::Wasserstein.drifted(0.1, 0.1));
+    assert!(StatTest::Hellinger.drifted(0.1, 0.1));
     // A constant reference: Wasserstein is normed by 0.001, not divided by zero.
     let constant = vec![3.0; 2000];
     let drift = column_drift(

@@ -19,8 +19,8 @@ assert evidently.__version__ == "0.7.23", evidently.__version__
 
 NUMERICAL = ["temp", "atemp", "hum", "windspeed", "hr", "cnt"]
 CATEGORICAL = ["weekday", "weathersit", "season", "holiday", "workingday"]
-FORCED = {"numerical": ["wasserstein", "jensenshannon", "psi", "kl_div"],
-          "categorical": ["jensenshannon", "psi", "kl_div"]}
+FORCED = {"numerical": ["wasserstein", "jensenshannon", "psi", "kl_div", "hellinger", "ed"],
+          "categorical": ["jensenshannon", "psi", "kl_div", "hellinger"]}
 
 data = pd.read_csv(sys.argv[1])
 reference = data[data.yr == 0]
