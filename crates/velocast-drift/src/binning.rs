@@ -77,6 +77,15 @@ pub(crate) fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
     all
 }
 
+/// How often each of `keys` occurs in `values` (pandas' `value_counts`, in the keys' order).
+fn value_counts(values: &[f64], keys: &[f64]) -> Vec<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    keys.iter()
+        .map(|&k| (sorted.partition_point(|&v| v <= k) - sorted.partition_point(|&v| v < k)) as u64)
+        .collect()
+}
+
 /// The shares of both windows per bin (see the module documentation).
 pub fn binned(
     reference: Column<'_>,
@@ -99,17 +108,10 @@ pub fn binned(
             )
         } else {
             let keys = distinct_sorted(reference.values.iter().chain(current.values).copied());
-            let count = |values: &[f64]| -> Vec<u64> {
-                let mut sorted = values.to_vec();
-                sorted.sort_by(f64::total_cmp);
-                keys.iter()
-                    .map(|&k| {
-                        (sorted.partition_point(|&v| v <= k) - sorted.partition_point(|&v| v < k))
-                            as u64
-                    })
-                    .collect()
-            };
-            (count(reference.values), count(current.values))
+            (
+                value_counts(reference.values, &keys),
+                value_counts(current.values, &keys),
+            )
         };
     let shares = |counts: Vec<u64>, n: usize| -> Vec<f64> {
         let mut shares: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
@@ -144,14 +146,9 @@ pub fn hellinger(reference: Column<'_>, current: Column<'_>) -> f64 {
     let overlap: f64 = match reference.kind {
         ColumnKind::Categorical => {
             let shares = |values: &[f64]| -> Vec<f64> {
-                let mut sorted = values.to_vec();
-                sorted.sort_by(f64::total_cmp);
-                keys.iter()
-                    .map(|&k| {
-                        (sorted.partition_point(|&v| v <= k) - sorted.partition_point(|&v| v < k))
-                            as f64
-                            / values.len() as f64
-                    })
+                value_counts(values, &keys)
+                    .iter()
+                    .map(|&n| n as f64 / values.len() as f64)
                     .collect()
             };
             let (r, c) = (shares(reference.values), shares(current.values));
