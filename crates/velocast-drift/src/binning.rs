@@ -78,7 +78,7 @@ pub(crate) fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 /// How often each of `keys` occurs in `values` (pandas' `value_counts`, in the keys' order).
-fn value_counts(values: &[f64], keys: &[f64]) -> Vec<u64> {
+pub(crate) fn value_counts(values: &[f64], keys: &[f64]) -> Vec<u64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     keys.iter()

@@ -1,17 +1,21 @@
 //! Drift statistics as Evidently 0.7.23 computes them (issue 9), so that a verdict here is the
 //! verdict an Evidently user would get on the same data.
 //!
-//! This first part covers what `DataDriftPreset` picks for references of more than 1,000 rows
-//! — the normed Wasserstein distance for numerical columns with more than five distinct values,
-//! the Jensen-Shannon distance otherwise — and, forced, PSI and Kullback-Leibler with
-//! Evidently's binning and zero-fill, Hellinger and the energy distance. The small-reference tests (K-S, chi-square, Z) come next;
-//! [`default_test`] says so with an error rather than pick something else.
+//! Covered so far: the default pick of `DataDriftPreset` except the K-S test (references of
+//! more than 1,000 rows: the normed Wasserstein distance for numerical columns with more than
+//! five distinct values, the Jensen-Shannon distance otherwise; at most 1,000 rows: chi-square
+//! for more than two values, the two-proportion Z-test for two or fewer), and, forced, PSI and
+//! Kullback-Leibler with Evidently's binning and zero-fill, Hellinger, the energy distance,
+//! chi-square and Z. K-S (numerical columns, small references) comes next; [`default_test`]
+//! says so with an error rather than pick something else.
 //!
 //! Inputs are finite numbers: Evidently drops NaN and ±inf before it tests a column, and the
 //! monitor's ingest refuses them, so here they are an error, never silently skipped.
 
 mod binning;
 mod distances;
+pub mod special;
+pub mod tests;
 
 pub use binning::{binned, hellinger, sturges_edges};
 pub use distances::{
@@ -51,6 +55,12 @@ pub enum StatTest {
     Hellinger,
     /// `ed`: the energy distance (numerical columns).
     EnergyDistance,
+    /// `chisquare`: Pearson's chi-square test of the current counts against the reference's
+    /// shares; the score is the p-value.
+    ChiSquare,
+    /// `z`: the two-proportion Z-test (the smallest value against the rest); the score is the
+    /// two-sided p-value, computed as Evidently does (`2 · (1 − Φ(|z|))`).
+    Z,
 }
 
 impl StatTest {
@@ -63,18 +73,26 @@ impl StatTest {
             StatTest::KlDiv => "kl_div",
             StatTest::Hellinger => "hellinger",
             StatTest::EnergyDistance => "ed",
+            StatTest::ChiSquare => "chisquare",
+            StatTest::Z => "z",
         }
     }
 
-    /// Evidently's default threshold (0.1 for every test of this part).
+    /// Evidently's default threshold: 0.05 for the p-value tests, 0.1 for the distances.
     pub fn default_threshold(self) -> f64 {
-        0.1
+        if self.is_p_value() { 0.05 } else { 0.1 }
+    }
+
+    /// Whether the score is a p-value (drift below the threshold) rather than a distance.
+    pub fn is_p_value(self) -> bool {
+        matches!(self, StatTest::ChiSquare | StatTest::Z)
     }
 
     /// Whether `score` is drift at `threshold`: at or above it, except for the energy distance,
     /// which Evidently flags only strictly above.
     pub fn drifted(self, score: f64, threshold: f64) -> bool {
         match self {
+            StatTest::ChiSquare | StatTest::Z => score < threshold,
             StatTest::EnergyDistance => score > threshold,
             _ => score >= threshold,
         }
@@ -102,7 +120,7 @@ pub enum DriftError {
         kind: ColumnKind,
     },
     #[error(
-        "references of at most 1,000 rows are tested with K-S, chi-square or Z, which are not implemented yet"
+        "a numerical column with more than five values and at most 1,000 reference rows is tested with K-S, which is not implemented yet"
     )]
     SmallReference,
     #[error("reference and current windows disagree on the column's kind")]
@@ -132,13 +150,16 @@ pub fn default_test(reference: Column<'_>, current: Column<'_>) -> Result<StatTe
     if reference.kind != current.kind {
         return Err(DriftError::KindMismatch);
     }
+    let n_values = distinct(reference.values, current.values);
     if reference.values.len() <= 1000 {
-        return Err(DriftError::SmallReference);
+        return match reference.kind {
+            ColumnKind::Numerical if n_values > 5 => Err(DriftError::SmallReference),
+            _ if n_values > 2 => Ok(StatTest::ChiSquare),
+            _ => Ok(StatTest::Z),
+        };
     }
     Ok(match reference.kind {
-        ColumnKind::Numerical if distinct(reference.values, current.values) > 5 => {
-            StatTest::Wasserstein
-        }
+        ColumnKind::Numerical if n_values > 5 => StatTest::Wasserstein,
         ColumnKind::Numerical | ColumnKind::Categorical => StatTest::JensenShannon,
     })
 }
@@ -156,12 +177,21 @@ pub fn column_drift(
     if reference.kind != current.kind {
         return Err(DriftError::KindMismatch);
     }
+    let forced = test;
     let test = match test {
         Some(test) => test,
         None => default_test(reference, current)?,
     };
-    let numerical_only = matches!(test, StatTest::Wasserstein | StatTest::EnergyDistance);
-    if numerical_only && reference.kind != ColumnKind::Numerical {
+    // What Evidently allows a forced test on; its own default picks may go beyond (chi-square
+    // and Z on numerical columns of few values).
+    let allowed = match test {
+        StatTest::Wasserstein | StatTest::EnergyDistance => reference.kind == ColumnKind::Numerical,
+        StatTest::ChiSquare | StatTest::Z => {
+            forced.is_none() || reference.kind == ColumnKind::Categorical
+        }
+        _ => true,
+    };
+    if !allowed {
         return Err(DriftError::NotApplicable {
             test: test.name(),
             kind: reference.kind,
@@ -171,6 +201,8 @@ pub fn column_drift(
         StatTest::Wasserstein => wasserstein_normed(reference.values, current.values),
         StatTest::EnergyDistance => energy_distance(reference.values, current.values),
         StatTest::Hellinger => hellinger(reference, current),
+        StatTest::ChiSquare => tests::chi_square(reference.values, current.values).1,
+        StatTest::Z => tests::z_test(reference.values, current.values).1,
         StatTest::JensenShannon => {
             let (r, c) = binned(reference, current, false);
             jensen_shannon(&r, &c)

@@ -11,6 +11,14 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use velocast_drift::{Column, ColumnKind, DriftError, StatTest, column_drift, dataset_drift};
 
+fn statistic_of(test: StatTest, reference: &[f64], current: &[f64]) -> (f64, f64) {
+    match test {
+        StatTest::ChiSquare => velocast_drift::tests::chi_square(reference, current),
+        StatTest::Z => velocast_drift::tests::z_test(reference, current),
+        other => panic!("{other:?} has no p-value"),
+    }
+}
+
 #[derive(Deserialize)]
 struct Golden {
     cases: Vec<Case>,
@@ -21,6 +29,8 @@ struct Case {
     month: u32,
     column: String,
     kind: String,
+    /// `2011` (8,645 rows), or `2011-01` (688 rows: chi-square and Z by default).
+    reference: String,
     integer: bool,
     tests: BTreeMap<String, Expected>,
 }
@@ -31,6 +41,9 @@ struct Expected {
     drift_score: f64,
     stattest_threshold: f64,
     drift_detected: bool,
+    /// For p-value tests: the statistic, compared where the p-value underflows (`"inf"` when
+    /// infinite, which JSON cannot write as a number).
+    statistic: Option<serde_json::Value>,
 }
 
 /// hour.csv as columns (every value of the file is a number but `dteday`).
@@ -67,9 +80,24 @@ fn test_named(name: &str) -> StatTest {
         "kl_div" => StatTest::KlDiv,
         "hellinger" => StatTest::Hellinger,
         "ed" => StatTest::EnergyDistance,
+        "chisquare" => StatTest::ChiSquare,
+        "z" => StatTest::Z,
         other => panic!("no test {other}"),
     }
 }
+
+fn relative(got: f64, expected: f64) -> f64 {
+    if got == expected {
+        0.0
+    } else {
+        (got - expected).abs() / expected.abs().max(f64::MIN_POSITIVE)
+    }
+}
+
+/// Below this a p-value is compared through its statistic: Evidently's Z p-value is
+/// `2 · (1 − Φ(|z|))`, which keeps only ~16 − |log10 p| digits, and chi-square's underflows
+/// to 0 for large statistics.
+const SMALLEST_COMPARED_P: f64 = 1e-6;
 
 #[test]
 fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012() {
@@ -83,8 +111,10 @@ fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012(
     let mut per_month: BTreeMap<u32, Vec<velocast_drift::ColumnDrift>> = BTreeMap::new();
     for case in &golden.cases {
         let values = &data[&case.column];
+        let in_reference =
+            |i: usize| year[i] == 0.0 && (case.reference == "2011" || month[i] == 1.0);
         let reference: Vec<f64> = (0..values.len())
-            .filter(|&i| year[i] == 0.0)
+            .filter(|&i| in_reference(i))
             .map(|i| values[i])
             .collect();
         let current: Vec<f64> = (0..values.len())
@@ -111,22 +141,37 @@ fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012(
                 "{label}"
             );
             assert_eq!(got.drift_detected, expected.drift_detected, "{label}");
-            let relative = (got.drift_score - expected.drift_score).abs()
-                / expected.drift_score.abs().max(f64::MIN_POSITIVE);
+            let statistic = expected.statistic.as_ref().map(|value| match value {
+                serde_json::Value::String(text) if text == "inf" => f64::INFINITY,
+                serde_json::Value::String(text) if text == "-inf" => f64::NEG_INFINITY,
+                other => other.as_f64().unwrap(),
+            });
+            let difference = match statistic {
+                // p-values: ln p, or the statistic where p is too small to carry its digits.
+                Some(statistic) if expected.drift_score < SMALLEST_COMPARED_P => {
+                    let test = test_named(&expected.stattest_name);
+                    let (got_statistic, _) = statistic_of(test, &reference, &current);
+                    relative(got_statistic.abs(), statistic.abs())
+                }
+                Some(_) => (got.drift_score.ln() - expected.drift_score.ln()).abs(),
+                None => relative(got.drift_score, expected.drift_score),
+            };
             assert!(
-                relative <= 1e-9,
-                "{label}: {} vs Evidently {} (relative {relative:e})",
+                difference <= 1e-9,
+                "{label}: {} vs Evidently {} (difference {difference:e})",
                 got.drift_score,
                 expected.drift_score
             );
-            worst = worst.max(relative);
+            worst = worst.max(difference);
             checked += 1;
-            if name == "default" {
+            if name == "default" && case.reference == "2011" {
                 per_month.entry(case.month).or_default().push(got);
             }
         }
     }
-    assert_eq!(checked, 12 * (6 * 7 + 5 * 5));
+    // 2011: 6 numerical columns × (default + 6 forced), 5 categorical × (default + 5 forced), 2
+    // binary × Z; 2011-01: the 60 column-months whose default is chi-square or Z.
+    assert_eq!(checked, 12 * (6 * 7 + 5 * 6 + 2) + 60);
     assert!(worst <= 1e-9);
     // The dataset verdict at Evidently's share of 0.5: every month of 2012 has most of its
     // columns drifted against 2011 or not, as the per-column verdicts say.

@@ -7,20 +7,52 @@ reference against each month of 2012, for the default pick and every test this c
 Only the JSON is committed; Evidently is needed only to write it again.
 """
 import json
+import math
 import sys
 from pathlib import Path
 
 import evidently
 import pandas as pd
 from evidently.legacy.calculations.stattests.registry import get_stattest, get_registered_stattest
+from evidently.legacy.calculations.stattests.z_stattest import proportions_diff_z_stat_ind
 from evidently.legacy.core import ColumnType
+from scipy.stats import chisquare
 
 assert evidently.__version__ == "0.7.23", evidently.__version__
 
 NUMERICAL = ["temp", "atemp", "hum", "windspeed", "hr", "cnt"]
 CATEGORICAL = ["weekday", "weathersit", "season", "holiday", "workingday"]
 FORCED = {"numerical": ["wasserstein", "jensenshannon", "psi", "kl_div", "hellinger", "ed"],
-          "categorical": ["jensenshannon", "psi", "kl_div", "hellinger"]}
+          "categorical": ["jensenshannon", "psi", "kl_div", "hellinger", "chisquare"]}
+BINARY = ["holiday", "workingday"]
+
+
+def statistic(name, ref, cur):
+    """The statistic behind a p-value, for comparison where the p-value underflows."""
+    if name == "chisquare":
+        keys = sorted(set(ref.unique()) | set(cur.unique()))
+        scale = len(cur) / len(ref)
+        observed = [int((cur == k).sum()) for k in keys]
+        expected = [int((ref == k).sum()) * scale for k in keys]
+        return float(chisquare(observed, expected)[0])
+    if name == "z":
+        keys = sorted(set(ref.unique()) | set(cur.unique()))
+        if len(set(ref.unique())) == 1 and len(set(cur.unique())) == 1 and keys == sorted(set(ref.unique())):
+            return 0.0
+        return float(proportions_diff_z_stat_ind(ref.apply(lambda x: 0 if x == keys[0] else 1),
+                                                 cur.apply(lambda x: 0 if x == keys[0] else 1)))
+    return None
+
+
+def run(test, ref, cur, feature_type):
+    outcome = test(ref, cur, feature_type, None)
+    result = {"stattest_name": test.name, "drift_score": float(outcome.drift_score),
+              "stattest_threshold": float(outcome.actual_threshold), "drift_detected": bool(outcome.drifted)}
+    stat = statistic(test.name, ref, cur)
+    if stat is not None:
+        # JSON has no infinity: a value the reference never showed makes chi-square's infinite.
+        result["statistic"] = stat if math.isfinite(stat) else ("inf" if stat > 0 else "-inf")
+    return result
 
 data = pd.read_csv(sys.argv[1])
 reference = data[data.yr == 0]
@@ -33,16 +65,31 @@ for month in range(1, 13):
         ref, cur = reference[column], current[column]
         default = get_stattest(ref, cur, feature_type, None)
         results = {}
-        for name in ["default"] + FORCED[kind]:
+        forced = FORCED[kind] + (["z"] if column in BINARY else [])
+        for name in ["default"] + forced:
             test = default if name == "default" else get_registered_stattest(name, feature_type)
-            outcome = test(ref, cur, feature_type, None)
-            results[name] = {"stattest_name": test.name, "drift_score": float(outcome.drift_score),
-                             "stattest_threshold": float(outcome.actual_threshold),
-                             "drift_detected": bool(outcome.drifted)}
-        cases.append({"month": month, "column": column, "kind": kind,
+            results[name] = run(test, ref, cur, feature_type)
+        cases.append({"month": month, "column": column, "kind": kind, "reference": "2011",
                       "integer": bool(pd.api.types.is_integer_dtype(ref.dtype)), "tests": results})
 
+# Small references (at most 1,000 rows: chi-square and Z by default): January 2011 against each
+# month of 2012, the columns whose default is not K-S.
+small = data[(data.yr == 0) & (data.mnth == 1)]
+assert len(small) <= 1000
+for month in range(1, 13):
+    current = data[(data.yr == 1) & (data.mnth == month)]
+    for column in NUMERICAL + CATEGORICAL:
+        kind = "numerical" if column in NUMERICAL else "categorical"
+        feature_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
+        ref, cur = small[column], current[column]
+        default = get_stattest(ref, cur, feature_type, None)
+        if default.name == "ks":
+            continue
+        cases.append({"month": month, "column": column, "kind": kind, "reference": "2011-01",
+                      "integer": bool(pd.api.types.is_integer_dtype(ref.dtype)),
+                      "tests": {"default": run(default, ref, cur, feature_type)}})
+
 out = Path(__file__).with_name("evidently_0_7_23.json")
-out.write_text(json.dumps({"evidently": evidently.__version__, "reference": "hour.csv yr == 0",
+out.write_text(json.dumps({"evidently": evidently.__version__, "reference": "hour.csv yr == 0 (2011), or yr == 0 and mnth == 1 (2011-01)",
                            "current": "hour.csv yr == 1, one month each", "cases": cases}, indent=1) + "\n")
 print(f"{len(cases)} cases written to {out}")
