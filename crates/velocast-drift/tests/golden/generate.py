@@ -55,39 +55,40 @@ def run(test, ref, cur, feature_type):
     return result
 
 data = pd.read_csv(sys.argv[1])
-reference = data[data.yr == 0]
+
+
+def windows(reference):
+    """Every (month of 2012, column) against `reference`, with the column's kind."""
+    for month in range(1, 13):
+        current = data[(data.yr == 1) & (data.mnth == month)]
+        for column in NUMERICAL + CATEGORICAL:
+            kind = "numerical" if column in NUMERICAL else "categorical"
+            feature_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
+            ref, cur = reference[column], current[column]
+            yield month, column, kind, feature_type, ref, cur, get_stattest(ref, cur, feature_type, None)
+
+
+def case(month, column, kind, reference, ref, tests):
+    return {"month": month, "column": column, "kind": kind, "reference": reference,
+            "integer": bool(pd.api.types.is_integer_dtype(ref.dtype)), "tests": tests}
+
+
 cases = []
-for month in range(1, 13):
-    current = data[(data.yr == 1) & (data.mnth == month)]
-    for column in NUMERICAL + CATEGORICAL:
-        kind = "numerical" if column in NUMERICAL else "categorical"
-        feature_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
-        ref, cur = reference[column], current[column]
-        default = get_stattest(ref, cur, feature_type, None)
-        results = {}
-        forced = FORCED[kind] + (["z"] if column in BINARY else [])
-        for name in ["default"] + forced:
-            test = default if name == "default" else get_registered_stattest(name, feature_type)
-            results[name] = run(test, ref, cur, feature_type)
-        cases.append({"month": month, "column": column, "kind": kind, "reference": "2011",
-                      "integer": bool(pd.api.types.is_integer_dtype(ref.dtype)), "tests": results})
+for month, column, kind, feature_type, ref, cur, default in windows(data[data.yr == 0]):
+    results = {}
+    forced = FORCED[kind] + (["z"] if column in BINARY else [])
+    for name in ["default"] + forced:
+        test = default if name == "default" else get_registered_stattest(name, feature_type)
+        results[name] = run(test, ref, cur, feature_type)
+    cases.append(case(month, column, kind, "2011", ref, results))
 
 # Small references (at most 1,000 rows: chi-square and Z by default): January 2011 against each
 # month of 2012, the columns whose default is not K-S.
 small = data[(data.yr == 0) & (data.mnth == 1)]
 assert len(small) <= 1000
-for month in range(1, 13):
-    current = data[(data.yr == 1) & (data.mnth == month)]
-    for column in NUMERICAL + CATEGORICAL:
-        kind = "numerical" if column in NUMERICAL else "categorical"
-        feature_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
-        ref, cur = small[column], current[column]
-        default = get_stattest(ref, cur, feature_type, None)
-        if default.name == "ks":
-            continue
-        cases.append({"month": month, "column": column, "kind": kind, "reference": "2011-01",
-                      "integer": bool(pd.api.types.is_integer_dtype(ref.dtype)),
-                      "tests": {"default": run(default, ref, cur, feature_type)}})
+for month, column, kind, feature_type, ref, cur, default in windows(small):
+    if default.name != "ks":
+        cases.append(case(month, column, kind, "2011-01", ref, {"default": run(default, ref, cur, feature_type)}))
 
 out = Path(__file__).with_name("evidently_0_7_23.json")
 out.write_text(json.dumps({"evidently": evidently.__version__, "reference": "hour.csv yr == 0 (2011), or yr == 0 and mnth == 1 (2011-01)",
