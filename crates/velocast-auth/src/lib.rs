@@ -387,7 +387,12 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keys = match &self.keys {
             Keys::Hs256(_) => "hs256".to_owned(),
-            Keys::Jwks(list) => format!("jwks({} keys)", list.read().map_or(0, |keys| keys.len())),
+            Keys::Jwks(list) => format!(
+                "jwks({} keys)",
+                list.read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len()
+            ),
         };
         f.debug_struct("Verifier")
             .field("keys", &keys)

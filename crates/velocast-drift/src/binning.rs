@@ -166,8 +166,13 @@ pub fn hellinger(reference: Column<'_>, current: Column<'_>) -> f64 {
                     .collect()
             };
             let (r, c) = (density(reference.values), density(current.values));
-            let first = edges.first().copied().unwrap_or(0.0);
-            let last = edges.last().copied().unwrap_or(0.0);
+            // numpy's `max(bins) - min(bins)` over the number of bins (edges are never fewer
+            // than two).
+            let (first, last) = edges
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &e| {
+                    (lo.min(e), hi.max(e))
+                });
             let width = (last - first) / (edges.len() - 1) as f64;
             r.iter().zip(&c).map(|(a, b)| (a * b).sqrt() * width).sum()
         }

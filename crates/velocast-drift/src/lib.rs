@@ -127,7 +127,7 @@ pub enum DriftError {
     KindMismatch,
 }
 
-fn check(window: &'static str, values: &[f64]) -> Result<(), DriftError> {
+pub(crate) fn check(window: &'static str, values: &[f64]) -> Result<(), DriftError> {
     if values.is_empty() {
         return Err(DriftError::Empty { window });
     }
@@ -201,8 +201,8 @@ pub fn column_drift(
         StatTest::Wasserstein => wasserstein_normed(reference.values, current.values),
         StatTest::EnergyDistance => energy_distance(reference.values, current.values),
         StatTest::Hellinger => hellinger(reference, current),
-        StatTest::ChiSquare => tests::chi_square(reference.values, current.values).1,
-        StatTest::Z => tests::z_test(reference.values, current.values).1,
+        StatTest::ChiSquare => tests::chi_square(reference.values, current.values)?.1,
+        StatTest::Z => tests::z_test(reference.values, current.values)?.1,
         StatTest::JensenShannon => {
             let (r, c) = binned(reference, current, false);
             jensen_shannon(&r, &c)

@@ -141,10 +141,7 @@ impl JwksSource {
     /// Starts a background fetch when the keys are older than `max_age` (and none is running).
     pub fn refresh_if_stale(self: &Arc<Self>, verifier: &Arc<Verifier>) {
         let since_attempt = self.last_attempt().elapsed();
-        let since_success = self
-            .last_success
-            .lock()
-            .map_or(Duration::ZERO, |t| t.elapsed());
+        let since_success = lock(&self.last_success).elapsed();
         // Stale, and not retried within the unknown-kid interval (a provider that is down is
         // not asked on every request).
         if since_success < self.timing.max_age || since_attempt < self.timing.min_interval {
@@ -162,9 +159,7 @@ impl JwksSource {
     }
 
     fn last_attempt(&self) -> Instant {
-        self.last_attempt
-            .lock()
-            .map_or_else(|_| Instant::now(), |t| *t)
+        *lock(&self.last_attempt)
     }
 
     /// One fetch, with the in-flight lock held by the caller.
@@ -175,14 +170,10 @@ impl JwksSource {
                 .map_err(|e| format!("jwks_url {}: {e}", self.url))
         });
         let now = Instant::now();
-        if let Ok(mut last) = self.last_attempt.lock() {
-            *last = now;
-        }
+        *lock(&self.last_attempt) = now;
         match outcome {
             Ok(keys) => {
-                if let Ok(mut last) = self.last_success.lock() {
-                    *last = now;
-                }
+                *lock(&self.last_success) = now;
                 self.count(true);
                 tracing::info!(url = %self.url, keys, "key set fetched");
                 true
@@ -194,6 +185,13 @@ impl JwksSource {
             }
         }
     }
+}
+
+/// A timestamp's lock. Poisoning needs a panic while it is held, and nothing that can panic
+/// runs under it; the `Instant` inside is whole either way, so it is used as it is.
+fn lock(cell: &std::sync::Mutex<Instant>) -> std::sync::MutexGuard<'_, Instant> {
+    cell.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// An `http` or `https` URL (plain `http` only for a provider on this host or in the cluster,
