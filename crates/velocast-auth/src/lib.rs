@@ -463,7 +463,8 @@ impl Verifier {
         let count = keys.len();
         let mut current = current
             .write()
-            .map_err(|_| KeyError::Jwks("the key set lock is poisoned".into()))?;
+            // Replaced whole, never edited in place: a poisoned lock still holds a whole set.
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *current = keys;
         drop(current);
         // Always: a key re-published under the same kid with new material must not leave
@@ -506,7 +507,10 @@ impl Verifier {
             Keys::Hs256(key) => (Algorithm::HS256, key),
             Keys::Jwks(keys) => {
                 let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-                jwks = keys.read().map_err(|_| AuthError::UnknownKey)?.clone();
+                jwks = keys
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let (_, algorithm, key) = jwks
                     .iter()
                     .find(|(k, _, _)| k == kid)
