@@ -13,6 +13,8 @@ from pathlib import Path
 
 import evidently
 import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
 from evidently.legacy.calculations.stattests.registry import get_stattest, get_registered_stattest
 from evidently.legacy.calculations.stattests.z_stattest import proportions_diff_z_stat_ind
 from evidently.legacy.core import ColumnType
@@ -90,7 +92,33 @@ for month, column, kind, feature_type, ref, cur, default in windows(small):
     if default.name != "ks":
         cases.append(case(month, column, kind, "2011-01", ref, {"default": run(default, ref, cur, feature_type)}))
 
+# The same numbers through the public API: `Report.run` with `DataDriftPreset` infers the column
+# kinds itself; every column's method and value must be the default test's above, exactly.
+# The dataset verdict (DriftedColumnsCount) is kept for the 2011 reference.
+METHODS = {"wasserstein": "Wasserstein distance (normed)", "jensenshannon": "Jensen-Shannon distance",
+           "chisquare": "chi-square p_value", "z": "Z-test p_value"}
+reports = []
+for reference_name, reference_rows in [("2011", data[data.yr == 0]), ("2011-01", small)]:
+    for month in range(1, 13):
+        current = data[(data.yr == 1) & (data.mnth == month)]
+        snapshot = Report([DataDriftPreset()]).run(current[NUMERICAL + CATEGORICAL],
+                                                   reference_rows[NUMERICAL + CATEGORICAL]).dict()
+        for metric in snapshot["metrics"]:
+            config = metric["config"]
+            if config["type"].endswith("ValueDrift"):
+                match = [c for c in cases if c["reference"] == reference_name and c["month"] == month
+                         and c["column"] == config["column"]]
+                if match:
+                    default = match[0]["tests"]["default"]
+                    assert config["method"] == METHODS[default["stattest_name"]], (config, default)
+                    assert metric["value"] == default["drift_score"], (metric, default)
+            elif config["type"].endswith("DriftedColumnsCount") and reference_name == "2011":
+                reports.append({"month": month, "number_of_drifted_columns": int(metric["value"]["count"]),
+                                "share_of_drifted_columns": metric["value"]["share"],
+                                "drift_share": config["drift_share"]})
+
 out = Path(__file__).with_name("evidently_0_7_23.json")
 out.write_text(json.dumps({"evidently": evidently.__version__, "reference": "hour.csv yr == 0 (2011), or yr == 0 and mnth == 1 (2011-01)",
-                           "current": "hour.csv yr == 1, one month each", "cases": cases}, indent=1) + "\n")
+                           "current": "hour.csv yr == 1, one month each", "cases": cases,
+                           "reports": reports}, indent=1) + "\n")
 print(f"{len(cases)} cases written to {out}")
