@@ -31,6 +31,21 @@ pub enum ColumnKind {
     Categorical,
 }
 
+/// Most distinct values an integer column may hold and still be categorical (Evidently's
+/// `INTEGER_CARDINALITY_LIMIT`).
+pub const INTEGER_CARDINALITY_LIMIT: usize = 10;
+
+/// The kind Evidently's `infer_column_type` gives a numeric column of a dataset (`Report.run`
+/// infers it on the current one): floating-point columns are numerical; integer columns are
+/// categorical with at most [`INTEGER_CARDINALITY_LIMIT`] distinct values, numerical above.
+pub fn infer_kind(values: &[f64], integer: bool) -> ColumnKind {
+    if integer && distinct(values, &[]) <= INTEGER_CARDINALITY_LIMIT {
+        ColumnKind::Categorical
+    } else {
+        ColumnKind::Numerical
+    }
+}
+
 /// One column's values in one window. `integer` says the column is stored as integers (numpy
 /// then never makes histogram bins narrower than 1).
 #[derive(Debug, Clone, Copy)]

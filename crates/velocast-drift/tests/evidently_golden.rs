@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use velocast_drift::{Column, ColumnKind, DriftError, StatTest, column_drift, dataset_drift};
+use velocast_drift::{
+    Column, ColumnKind, DriftError, StatTest, column_drift, dataset_drift, infer_kind,
+};
 
 fn statistic_of(test: StatTest, reference: &[f64], current: &[f64]) -> (f64, f64) {
     match test {
@@ -140,6 +142,14 @@ fn every_score_and_verdict_matches_evidently_on_2011_against_each_month_of_2012(
         } else {
             ColumnKind::Categorical
         };
+        // The kind is the one Evidently's `Report.run` inferred on the current window.
+        assert_eq!(
+            infer_kind(&current, case.integer),
+            kind,
+            "month {} {}",
+            case.month,
+            case.column
+        );
         let column = |values| Column {
             values,
             kind,
