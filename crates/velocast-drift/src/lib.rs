@@ -154,10 +154,7 @@ pub(crate) fn check(window: &'static str, values: &[f64]) -> Result<(), DriftErr
 
 /// Distinct values of both windows together (pandas' `nunique` on the concatenation).
 fn distinct(reference: &[f64], current: &[f64]) -> usize {
-    let mut all: Vec<f64> = reference.iter().chain(current).copied().collect();
-    all.sort_by(f64::total_cmp);
-    all.dedup_by(|a, b| a == b);
-    all.len()
+    binning::distinct_sorted(reference.iter().chain(current).copied()).len()
 }
 
 /// The test `DataDriftPreset` picks for a column when none is forced.

@@ -51,6 +51,10 @@ pub struct EventSettings {
     pub timeout: Duration,
 }
 
+/// Why an event was not delivered: the buffer was full, or every retry failed.
+const BUFFER_FULL: &str = "buffer_full";
+const UNDELIVERABLE: &str = "undeliverable";
+
 #[derive(Debug, Clone)]
 struct EventMetrics {
     sent: IntCounter,
@@ -71,11 +75,7 @@ impl EventSink {
         for event in events {
             match self.sender.try_send(event) {
                 Ok(()) => self.metrics.buffered.inc(),
-                Err(_) => self
-                    .metrics
-                    .dropped
-                    .with_label_values(&["buffer_full"])
-                    .inc(),
+                Err(_) => self.metrics.dropped.with_label_values(&[BUFFER_FULL]).inc(),
             }
         }
     }
@@ -131,6 +131,11 @@ pub fn start(
     };
     registry.register(Box::new(metrics.sent.clone()))?;
     registry.register(Box::new(metrics.dropped.clone()))?;
+    // Every reason is exported from the start, at 0: a family without series is not exported
+    // at all, and "nothing dropped" should read as 0, not as a missing metric.
+    for reason in [BUFFER_FULL, UNDELIVERABLE] {
+        metrics.dropped.with_label_values(&[reason]);
+    }
     registry.register(Box::new(metrics.buffered.clone()))?;
     let (sender, receiver) = mpsc::channel(settings.buffer.max(1));
     let sink = EventSink {
@@ -240,6 +245,6 @@ async fn send(
     }
     metrics
         .dropped
-        .with_label_values(&["undeliverable"])
+        .with_label_values(&[UNDELIVERABLE])
         .inc_by(events.len() as u64);
 }

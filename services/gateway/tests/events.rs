@@ -50,13 +50,6 @@ async fn start_receiver(fail_first: usize) -> (String, Receiver) {
     (url, receiver)
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.rsplit(' ').next())
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_row_reaches_the_receiver_in_batches_despite_failures() {
     let (url, receiver) = start_receiver(2).await;
@@ -74,23 +67,11 @@ async fn every_answered_row_reaches_the_receiver_in_batches_despite_failures() {
     let http = reqwest::Client::new();
     let mut answers = Vec::new();
     for _ in 0..20 {
-        let response = http
-            .post(format!("{}/v1/predict", gateway.base))
-            .bearer_auth(predictor())
-            .json(&hour())
-            .send()
-            .await
-            .unwrap();
+        let response = predict(&http, gateway, &hour()).await;
         answers.push(response.json::<Value>().await.unwrap());
     }
     let batch = json!({ "instances": vec![hour(); 30] });
-    let response = http
-        .post(format!("{}/v1/predict", gateway.base))
-        .bearer_auth(predictor())
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let response = predict(&http, gateway, &batch).await;
     let batch_answer: Value = response.json().await.unwrap();
     eventually(Duration::from_secs(20), "50 events delivered", || async {
         receiver
@@ -162,13 +143,7 @@ async fn with_the_receiver_away_predictions_still_answer_and_every_lost_event_is
     let http = reqwest::Client::new();
     let batch = json!({ "instances": vec![hour(); 40] });
     for _ in 0..5 {
-        let response = http
-            .post(format!("{}/v1/predict", gateway.base))
-            .bearer_auth(predictor())
-            .json(&batch)
-            .send()
-            .await
-            .unwrap();
+        let response = predict(&http, gateway, &batch).await;
         assert_eq!(response.status(), 200);
     }
     // 200 rows answered: each event is either dropped at the full buffer or undeliverable.

@@ -874,17 +874,9 @@ async fn the_response_cache_answers_repeated_hours_with_the_same_numbers() {
 /// `velocast_gateway_batch_rows` sum and count (observed once per request: the rows of the
 /// ONNX Runtime call it rode in).
 fn batch_rows(metrics: &str) -> (f64, f64) {
-    let value = |prefix: &str| {
-        metrics
-            .lines()
-            .find(|line| line.starts_with(prefix))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
-    };
     (
-        value("velocast_gateway_batch_rows_sum{"),
-        value("velocast_gateway_batch_rows_count{"),
+        metric(metrics, "velocast_gateway_batch_rows_sum"),
+        metric(metrics, "velocast_gateway_batch_rows_count"),
     )
 }
 

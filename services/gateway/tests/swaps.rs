@@ -210,26 +210,13 @@ async fn a_corrupt_or_mismatched_version_never_serves_and_the_current_one_keeps_
         .await;
         // Still the good version, answering.
         assert_eq!(served_version(&http, &gateway).await, Some(u64::from(good)));
-        let response = http
-            .post(format!("{}/v1/predict", gateway.base))
-            .bearer_auth(predictor())
-            .json(&hour())
-            .send()
-            .await
-            .unwrap();
+        let response = predict(&http, &gateway, &hour()).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["x-model-version"],
             good.to_string().as_str()
         );
-        let metrics = http
-            .get(format!("{}/metrics", gateway.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics(&http, &gateway).await;
         assert!(
             metrics.contains(&format!(
                 r#"velocast_gateway_model_loads_total{{model="bike-demand",outcome="{reason}"}}"#
@@ -501,13 +488,7 @@ async fn a_shadow_scores_copies_off_the_critical_path_and_exports_the_difference
     })
     .await;
     for _ in 0..30 {
-        let response = http
-            .post(format!("{}/v1/predict", gateway.base))
-            .bearer_auth(predictor())
-            .json(&hour())
-            .send()
-            .await
-            .unwrap();
+        let response = predict(&http, &gateway, &hour()).await;
         assert_eq!(response.status(), 200);
         // The client is answered by the route's arm, never by the shadow.
         assert_eq!(

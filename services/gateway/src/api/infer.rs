@@ -188,12 +188,24 @@ async fn score(
     Ok(scored.values)
 }
 
+/// Milliseconds since the Unix epoch, negative for a clock set before it (an event keeps the
+/// time the clock gave, wrong as it may be, rather than a made-up zero).
+fn unix_millis(now: std::time::SystemTime) -> i64 {
+    // Saturates only 292 million years from 1970.
+    let signed = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => signed(after),
+        Err(before) => -signed(before.duration()),
+    }
+}
+
 /// Whether the answered rows are needed after the answer (events, a shadow).
 pub fn keep_rows(state: &crate::state::AppState, route: &RouteState) -> bool {
     state.events.is_some() || route.shadow.is_some()
 }
 
-/// After the answer: copy to the shadow, hand events over. Neither waits.
+/// After the answer: copy to the shadow, hand the answered rows to the prediction-event
+/// pipeline if there is one. Neither waits.
 pub fn after_answer(
     state: &crate::state::AppState,
     route: &RouteState,
@@ -202,29 +214,16 @@ pub fn after_answer(
     request_id: &str,
     requests: Option<&[velocast_features::DemandRequest]>,
 ) {
-    if let Some(rows) = &outcome.rows {
-        state
-            .shadow
-            .offer(route, request_id, rows, &outcome.predictions);
-    }
-    emit_events(state, route, arm, outcome, request_id, requests);
-}
-
-/// Hands the answered rows to the prediction-event pipeline, if there is one (never waits).
-pub fn emit_events(
-    state: &crate::state::AppState,
-    route: &RouteState,
-    arm: &ArmState,
-    outcome: &Outcome,
-    request_id: &str,
-    requests: Option<&[velocast_features::DemandRequest]>,
-) {
-    let (Some(sink), Some(rows)) = (&state.events, &outcome.rows) else {
+    let Some(rows) = &outcome.rows else {
         return;
     };
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    state
+        .shadow
+        .offer(route, request_id, rows, &outcome.predictions);
+    let Some(sink) = &state.events else {
+        return;
+    };
+    let at_ms = unix_millis(std::time::SystemTime::now());
     let common = crate::events::PredictionEvent {
         request_id: request_id.to_owned(),
         at_ms,
@@ -249,5 +248,22 @@ pub fn served_headers(headers: &mut axum::http::HeaderMap, version: u32, arm: &A
     headers.insert("x-model-version", HeaderValue::from(version));
     if let Ok(arm) = HeaderValue::from_str(arm.arm.name.as_str()) {
         headers.insert("x-route-arm", arm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn event_times_keep_their_sign() {
+        assert_eq!(
+            super::unix_millis(UNIX_EPOCH + Duration::from_millis(1_500)),
+            1_500
+        );
+        assert_eq!(
+            super::unix_millis(UNIX_EPOCH - Duration::from_millis(2_000)),
+            -2_000
+        );
     }
 }

@@ -338,6 +338,43 @@ pub async fn get_json(
 }
 
 /// The gateway's metrics text.
+/// `POST /v1/predict` with `body` and a `predict` token.
+pub async fn predict(
+    http: &reqwest::Client,
+    gateway: &Gateway,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.post(format!("{}/v1/predict", gateway.base))
+        .bearer_auth(predictor())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The sum of the series of `name` (a family, or one series with its labels). The family
+/// must be exported (its `# TYPE` line is there).
+pub fn metric(text: &str, name: &str) -> f64 {
+    let series = name.split('{').next().unwrap();
+    // A histogram's `_sum` and `_count` series belong to the family without the suffix.
+    let family = ["_sum", "_count", "_bucket"]
+        .iter()
+        .find_map(|suffix| series.strip_suffix(suffix))
+        .filter(|family| text.contains(&format!("# TYPE {family} histogram")))
+        .unwrap_or(series);
+    assert!(
+        text.contains(&format!("# TYPE {family} ")),
+        "no metric family {family} in:\n{text}"
+    );
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
 pub async fn metrics(http: &reqwest::Client, gateway: &Gateway) -> String {
     http.get(format!("{}/metrics", gateway.base))
         .send()
