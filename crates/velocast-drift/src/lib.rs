@@ -1,19 +1,21 @@
 //! Drift statistics as Evidently 0.7.23 computes them (issue 9), so that a verdict here is the
 //! verdict an Evidently user would get on the same data.
 //!
-//! Covered so far: the default pick of `DataDriftPreset` except the K-S test (references of
-//! more than 1,000 rows: the normed Wasserstein distance for numerical columns with more than
-//! five distinct values, the Jensen-Shannon distance otherwise; at most 1,000 rows: chi-square
-//! for more than two values, the two-proportion Z-test for two or fewer), and, forced, PSI and
-//! Kullback-Leibler with Evidently's binning and zero-fill, Hellinger, the energy distance,
-//! chi-square and Z. K-S (numerical columns, small references) comes next; [`default_test`]
-//! says so with an error rather than pick something else.
+//! The default pick of `DataDriftPreset` (references of more than 1,000 rows: the normed
+//! Wasserstein distance for numerical columns with more than five distinct values, the
+//! Jensen-Shannon distance otherwise; at most 1,000 rows: the two-sample K-S test for numerical
+//! columns with more than five values, chi-square for more than two values, the two-proportion
+//! Z-test for two or fewer), and every test forced: PSI and Kullback-Leibler with Evidently's
+//! binning and zero-fill, Hellinger, the energy distance, chi-square, Z, K-S, Anderson-Darling
+//! and Cramér-von Mises.
 //!
 //! Inputs are finite numbers: Evidently drops NaN and ±inf before it tests a column, and the
 //! monitor's ingest refuses them, so here they are an error, never silently skipped.
 
 mod binning;
 mod distances;
+pub mod ks;
+pub mod rank;
 pub mod special;
 pub mod tests;
 
@@ -76,6 +78,15 @@ pub enum StatTest {
     /// `z`: the two-proportion Z-test (the smallest value against the rest); the score is the
     /// two-sided p-value, computed as Evidently does (`2 · (1 − Φ(|z|))`).
     Z,
+    /// `ks`: the two-sample Kolmogorov-Smirnov test (scipy's `ks_2samp`, exact up to 10,000
+    /// values per sample); the score is the p-value, drift at or below the threshold.
+    Ks,
+    /// `anderson`: the k-sample Anderson-Darling test (scipy's `anderson_ksamp`); the score is
+    /// its p-value, interpolated and capped to [0.001, 0.25] as scipy does.
+    AndersonDarling,
+    /// `cramer_von_mises`: the two-sample Cramér-von Mises test; the score is the p-value,
+    /// drift at or below the threshold.
+    CramerVonMises,
 }
 
 impl StatTest {
@@ -90,26 +101,75 @@ impl StatTest {
             StatTest::EnergyDistance => "ed",
             StatTest::ChiSquare => "chisquare",
             StatTest::Z => "z",
+            StatTest::Ks => "ks",
+            StatTest::AndersonDarling => "anderson",
+            StatTest::CramerVonMises => "cramer_von_mises",
         }
     }
 
-    /// Evidently's default threshold: 0.05 for the p-value tests, 0.1 for the distances.
+    /// Every test, in the order the reports list them.
+    pub const ALL: [StatTest; 11] = [
+        StatTest::Wasserstein,
+        StatTest::JensenShannon,
+        StatTest::Psi,
+        StatTest::KlDiv,
+        StatTest::Hellinger,
+        StatTest::EnergyDistance,
+        StatTest::ChiSquare,
+        StatTest::Z,
+        StatTest::Ks,
+        StatTest::AndersonDarling,
+        StatTest::CramerVonMises,
+    ];
+
+    /// The test Evidently calls `name`.
+    pub fn from_name(name: &str) -> Option<StatTest> {
+        StatTest::ALL.into_iter().find(|test| test.name() == name)
+    }
+
+    /// Evidently's default threshold: 0.05 for chi-square, Z and K-S, 0.1 for the distances,
+    /// Anderson-Darling and Cramér-von Mises.
     pub fn default_threshold(self) -> f64 {
-        if self.is_p_value() { 0.05 } else { 0.1 }
+        match self {
+            StatTest::ChiSquare | StatTest::Z | StatTest::Ks => 0.05,
+            _ => 0.1,
+        }
     }
 
     /// Whether the score is a p-value (drift below the threshold) rather than a distance.
     pub fn is_p_value(self) -> bool {
-        matches!(self, StatTest::ChiSquare | StatTest::Z)
+        matches!(
+            self,
+            StatTest::ChiSquare
+                | StatTest::Z
+                | StatTest::Ks
+                | StatTest::AndersonDarling
+                | StatTest::CramerVonMises
+        )
     }
 
-    /// Whether `score` is drift at `threshold`: at or above it, except for the energy distance,
-    /// which Evidently flags only strictly above.
+    /// Whether `score` is drift at `threshold`, with each test's own comparison in Evidently:
+    /// p-values strictly below (chi-square, Z, Anderson-Darling) or at or below (K-S,
+    /// Cramér-von Mises); distances at or above, except the energy distance, strictly above.
     pub fn drifted(self, score: f64, threshold: f64) -> bool {
         match self {
-            StatTest::ChiSquare | StatTest::Z => score < threshold,
+            StatTest::ChiSquare | StatTest::Z | StatTest::AndersonDarling => score < threshold,
+            StatTest::Ks | StatTest::CramerVonMises => score <= threshold,
             StatTest::EnergyDistance => score > threshold,
             _ => score >= threshold,
+        }
+    }
+
+    /// Whether Evidently accepts the test forced on a column of `kind`.
+    pub fn applies_to(self, kind: ColumnKind) -> bool {
+        match self {
+            StatTest::Wasserstein
+            | StatTest::EnergyDistance
+            | StatTest::Ks
+            | StatTest::AndersonDarling
+            | StatTest::CramerVonMises => kind == ColumnKind::Numerical,
+            StatTest::ChiSquare | StatTest::Z => kind == ColumnKind::Categorical,
+            StatTest::JensenShannon | StatTest::Psi | StatTest::KlDiv | StatTest::Hellinger => true,
         }
     }
 }
@@ -134,10 +194,10 @@ pub enum DriftError {
         test: &'static str,
         kind: ColumnKind,
     },
-    #[error(
-        "a numerical column with more than five values and at most 1,000 reference rows is tested with K-S, which is not implemented yet"
-    )]
-    SmallReference,
+    #[error("the column holds a single value in both windows; the test needs at least two")]
+    Constant,
+    #[error("`{test}` needs more values than the windows hold")]
+    TooFew { test: &'static str },
     #[error("reference and current windows disagree on the column's kind")]
     KindMismatch,
 }
@@ -149,6 +209,23 @@ pub(crate) fn check(window: &'static str, values: &[f64]) -> Result<(), DriftErr
     match values.iter().position(|v| !v.is_finite()) {
         Some(row) => Err(DriftError::NotFinite { window, row }),
         None => Ok(()),
+    }
+}
+
+/// A window's values after [`check`], sorted ascending.
+pub(crate) fn checked_sorted(window: &'static str, values: &[f64]) -> Result<Vec<f64>, DriftError> {
+    check(window, values)?;
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Ok(sorted)
+}
+
+/// The smallest value not yet consumed at the heads of two sorted samples.
+pub(crate) fn next_value(first: &[f64], second: &[f64]) -> Option<f64> {
+    match (first.first(), second.first()) {
+        (Some(&a), Some(&b)) => Some(a.min(b)),
+        (Some(&a), None) | (None, Some(&a)) => Some(a),
+        (None, None) => None,
     }
 }
 
@@ -165,7 +242,7 @@ pub fn default_test(reference: Column<'_>, current: Column<'_>) -> Result<StatTe
     let n_values = distinct(reference.values, current.values);
     if reference.values.len() <= 1000 {
         return match reference.kind {
-            ColumnKind::Numerical if n_values > 5 => Err(DriftError::SmallReference),
+            ColumnKind::Numerical if n_values > 5 => Ok(StatTest::Ks),
             _ if n_values > 2 => Ok(StatTest::ChiSquare),
             _ => Ok(StatTest::Z),
         };
@@ -196,13 +273,7 @@ pub fn column_drift(
     };
     // What Evidently allows a forced test on; its own default picks may go beyond (chi-square
     // and Z on numerical columns of few values).
-    let allowed = match test {
-        StatTest::Wasserstein | StatTest::EnergyDistance => reference.kind == ColumnKind::Numerical,
-        StatTest::ChiSquare | StatTest::Z => {
-            forced.is_none() || reference.kind == ColumnKind::Categorical
-        }
-        _ => true,
-    };
+    let allowed = forced.is_none() || test.applies_to(reference.kind);
     if !allowed {
         return Err(DriftError::NotApplicable {
             test: test.name(),
@@ -215,6 +286,9 @@ pub fn column_drift(
         StatTest::Hellinger => hellinger(reference, current),
         StatTest::ChiSquare => tests::chi_square(reference.values, current.values)?.1,
         StatTest::Z => tests::z_test(reference.values, current.values)?.1,
+        StatTest::Ks => ks::ks_2samp(reference.values, current.values)?.1,
+        StatTest::AndersonDarling => rank::anderson_darling(reference.values, current.values)?.1,
+        StatTest::CramerVonMises => rank::cramer_von_mises(reference.values, current.values)?.1,
         StatTest::JensenShannon => {
             let (r, c) = binned(reference, current, false);
             jensen_shannon(&r, &c)

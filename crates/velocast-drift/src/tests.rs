@@ -8,11 +8,15 @@ use crate::{DriftError, check};
 /// Evidently's `chisquare`: the current counts of every value seen in either window against the
 /// reference counts scaled to the current window's size (scipy's `chisquare`), as
 /// `(statistic, p-value)`. A value the reference never showed expects nothing: the statistic is
-/// infinite and the p-value 0, as in scipy.
+/// infinite and the p-value 0, as in scipy. A single value in both windows leaves no degree of
+/// freedom (scipy's p-value is NaN): an error.
 pub fn chi_square(reference: &[f64], current: &[f64]) -> Result<(f64, f64), DriftError> {
     check("reference", reference)?;
     check("current", current)?;
     let keys = distinct_sorted(reference.iter().chain(current).copied());
+    if keys.len() < 2 {
+        return Err(DriftError::Constant);
+    }
     let scale = current.len() as f64 / reference.len() as f64;
     let expected = value_counts(reference, &keys);
     let observed = value_counts(current, &keys);
@@ -26,12 +30,7 @@ pub fn chi_square(reference: &[f64], current: &[f64]) -> Result<(f64, f64), Drif
         })
         .sum();
     let df = keys.len().saturating_sub(1) as f64;
-    let p = if statistic.is_nan() {
-        f64::NAN
-    } else {
-        chi2_sf(statistic, df)
-    };
-    Ok((statistic, p))
+    Ok((statistic, chi2_sf(statistic, df)))
 }
 
 /// Evidently's `z`: the share of values other than the smallest one, reference against current,
