@@ -7,6 +7,8 @@
 #   3. Python test tooling -> .velocast/py: `onnx` (checker test), `pyyaml` (manifest check),
 #      `schemathesis` (the OpenAPI contract run against a live registry)
 #   4. cargo-machete (unused dependencies) -> cargo's bin directory, when missing
+#   5. Debian's `chromium` (headless browser tests of the HTML reports), when missing: apt-get
+#      as root, else a clear request to install it
 #
 # Environment:
 #   VELOCAST_DATA_MIRROR   directory holding hour.csv (CI: ../shared/data/bike-sharing);
@@ -169,8 +171,26 @@ install_machete() {
     || fail "cargo install cargo-machete@${MACHETE_VERSION} failed"
 }
 
+# --- 5. Headless Chromium ------------------------------------------------------------------------
+install_chromium() {
+  if command -v chromium >/dev/null 2>&1; then
+    say "chromium: already installed"
+    return
+  fi
+  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    fail "Debian's chromium is needed for the browser tests: run 'sudo apt-get install chromium'"
+  fi
+  say "chromium: installing Debian's package"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || fail "apt-get install chromium failed"
+  fi
+}
+
 install_ort
 install_data
 install_python_onnx
 install_machete
+install_chromium
 say "ready"

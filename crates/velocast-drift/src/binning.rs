@@ -3,7 +3,7 @@
 //! Shares are counts over the window's length; with `fill_zeroes`, an empty bin gets
 //! (smallest non-zero share) / 10⁶ when that share is ≤ 0.0001, else 0.0001.
 
-use crate::{Column, ColumnKind};
+use crate::{Column, ColumnKind, sorted};
 
 /// numpy's `histogram_bin_edges(values, bins="sturges")`: `ceil(range / width)` equal bins of
 /// width `range / (log2(n) + 1)` (at least 1 for integer data), spanning min to max (±0.5 when
@@ -57,8 +57,7 @@ fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
 /// numpy's `histogram(values, edges)` for explicit edges: bin `i` holds `edges[i] <= v <
 /// edges[i + 1]`, the last bin also its right edge; values outside are not counted.
 pub(crate) fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = sorted(values);
     let below = |edge: f64| sorted.partition_point(|&v| v < edge) as u64;
     let at_most = |edge: f64| sorted.partition_point(|&v| v <= edge) as u64;
     let n = edges.len();
@@ -70,6 +69,8 @@ pub(crate) fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
     cumulative.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
+/// The distinct values, ascending. A stable sort: it finds the sorted runs of windows chained
+/// together and merges them in linear time.
 pub(crate) fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut all: Vec<f64> = values.collect();
     all.sort_by(f64::total_cmp);
@@ -79,8 +80,7 @@ pub(crate) fn distinct_sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
 
 /// How often each of `keys` occurs in `values` (pandas' `value_counts`, in the keys' order).
 pub(crate) fn value_counts(values: &[f64], keys: &[f64]) -> Vec<u64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = sorted(values);
     keys.iter()
         .map(|&k| (sorted.partition_point(|&v| v <= k) - sorted.partition_point(|&v| v < k)) as u64)
         .collect()

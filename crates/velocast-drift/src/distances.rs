@@ -1,5 +1,7 @@
 //! The distances, computed as scipy computes them.
 
+use crate::{next_value, sorted};
+
 /// The mean of `values` (numpy's `mean`).
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
@@ -12,28 +14,32 @@ fn std(values: &[f64]) -> f64 {
 }
 
 /// scipy's `_cdf_distance(p, u, v)`: the `p`-th power distance between the two empirical
-/// CDFs (`p` = 1: Wasserstein; `p` = 2: the energy distance over √2).
+/// CDFs (`p` = 1: Wasserstein; `p` = 2: the energy distance over √2), walking both sorted
+/// samples together: between consecutive distinct values the CDFs are constant.
 fn cdf_distance(p: i32, u: &[f64], v: &[f64]) -> f64 {
-    let mut u_sorted = u.to_vec();
-    u_sorted.sort_by(f64::total_cmp);
-    let mut v_sorted = v.to_vec();
-    v_sorted.sort_by(f64::total_cmp);
-    let mut all: Vec<f64> = u_sorted.iter().chain(&v_sorted).copied().collect();
-    all.sort_by(f64::total_cmp);
+    let (u, v) = (sorted(u), sorted(v));
     let (nu, nv) = (u.len() as f64, v.len() as f64);
-    all.windows(2)
-        .map(|pair| {
-            let (at, delta) = (pair[0], pair[1] - pair[0]);
-            let u_cdf = u_sorted.partition_point(|&x| x <= at) as f64 / nu;
-            let v_cdf = v_sorted.partition_point(|&x| x <= at) as f64 / nv;
-            if p == 1 {
-                (u_cdf - v_cdf).abs() * delta
-            } else {
-                (u_cdf - v_cdf).abs().powi(p) * delta
-            }
-        })
-        .sum::<f64>()
-        .powf(1.0 / f64::from(p))
+    let (mut i, mut j) = (0, 0);
+    let mut total = 0.0;
+    let mut at = match next_value(&u, &v) {
+        Some(first) => first,
+        None => return 0.0,
+    };
+    loop {
+        while i < u.len() && u[i] <= at {
+            i += 1;
+        }
+        while j < v.len() && v[j] <= at {
+            j += 1;
+        }
+        let Some(next) = next_value(&u[i..], &v[j..]) else {
+            break;
+        };
+        let gap = (i as f64 / nu - j as f64 / nv).abs();
+        total += if p == 1 { gap } else { gap.powi(p) } * (next - at);
+        at = next;
+    }
+    total.powf(1.0 / f64::from(p))
 }
 
 /// scipy's `wasserstein_distance(u, v)`: the area between the two empirical CDFs.

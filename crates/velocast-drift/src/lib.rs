@@ -24,6 +24,8 @@ pub use distances::{
     energy_distance, jensen_shannon, kl_divergence, psi, wasserstein_distance, wasserstein_normed,
 };
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 /// How Evidently treats a column.
@@ -107,6 +109,23 @@ impl StatTest {
         }
     }
 
+    /// Evidently's display name (`stattest_name` in its reports).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            StatTest::Wasserstein => "Wasserstein distance (normed)",
+            StatTest::JensenShannon => "Jensen-Shannon distance",
+            StatTest::Psi => "PSI",
+            StatTest::KlDiv => "Kullback-Leibler divergence",
+            StatTest::Hellinger => "Hellinger distance",
+            StatTest::EnergyDistance => "Energy-distance",
+            StatTest::ChiSquare => "chi-square p_value",
+            StatTest::Z => "Z-test p_value",
+            StatTest::Ks => "K-S p_value",
+            StatTest::AndersonDarling => "Anderson-Darling",
+            StatTest::CramerVonMises => "Cramer-von Mises",
+        }
+    }
+
     /// Every test, in the order the reports list them.
     pub const ALL: [StatTest; 11] = [
         StatTest::Wasserstein,
@@ -177,6 +196,8 @@ impl StatTest {
 /// A column's verdict, named as Evidently's JSON names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDrift {
+    pub test: StatTest,
+    /// The test's short name (`wasserstein`, `ks`, ...).
     pub stattest_name: &'static str,
     pub drift_score: f64,
     pub stattest_threshold: f64,
@@ -213,11 +234,24 @@ pub(crate) fn check(window: &'static str, values: &[f64]) -> Result<(), DriftErr
 }
 
 /// A window's values after [`check`], sorted ascending.
-pub(crate) fn checked_sorted(window: &'static str, values: &[f64]) -> Result<Vec<f64>, DriftError> {
+pub(crate) fn checked_sorted<'a>(
+    window: &'static str,
+    values: &'a [f64],
+) -> Result<Cow<'a, [f64]>, DriftError> {
     check(window, values)?;
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    Ok(sorted)
+    Ok(sorted(values))
+}
+
+/// The values in ascending order: borrowed when they already are (every test sorts, and
+/// [`column_drift`] sorts each window once before it runs one), else a sorted copy.
+pub(crate) fn sorted(values: &[f64]) -> Cow<'_, [f64]> {
+    if values.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        Cow::Borrowed(values)
+    } else {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        Cow::Owned(sorted)
+    }
 }
 
 /// The smallest value not yet consumed at the heads of two sorted samples.
@@ -261,8 +295,17 @@ pub fn column_drift(
     test: Option<StatTest>,
     threshold: Option<f64>,
 ) -> Result<ColumnDrift, DriftError> {
-    check("reference", reference.values)?;
-    check("current", current.values)?;
+    // Each window sorted once: every test below finds its input in order and sorts nothing.
+    let reference_sorted = checked_sorted("reference", reference.values)?;
+    let current_sorted = checked_sorted("current", current.values)?;
+    let reference = Column {
+        values: &reference_sorted,
+        ..reference
+    };
+    let current = Column {
+        values: &current_sorted,
+        ..current
+    };
     if reference.kind != current.kind {
         return Err(DriftError::KindMismatch);
     }
@@ -304,6 +347,7 @@ pub fn column_drift(
     };
     let threshold = threshold.unwrap_or_else(|| test.default_threshold());
     Ok(ColumnDrift {
+        test,
         stattest_name: test.name(),
         drift_score: score,
         stattest_threshold: threshold,
@@ -313,11 +357,20 @@ pub fn column_drift(
 
 /// The dataset's verdict: drift when at least `share` (Evidently: 0.5) of the columns drift.
 pub fn dataset_drift(columns: &[ColumnDrift], share: f64) -> (usize, f64, bool) {
-    let drifted = columns.iter().filter(|c| c.drift_detected).count();
-    let fraction = if columns.is_empty() {
+    dataset_verdict(columns.iter().map(|c| c.drift_detected), share)
+}
+
+/// [`dataset_drift`] from each column's verdict alone: (drifted columns, their share, drift).
+pub fn dataset_verdict(drifted: impl IntoIterator<Item = bool>, share: f64) -> (usize, f64, bool) {
+    let (mut columns, mut count) = (0, 0);
+    for column_drifted in drifted {
+        columns += 1;
+        count += usize::from(column_drifted);
+    }
+    let fraction = if columns == 0 {
         0.0
     } else {
-        drifted as f64 / columns.len() as f64
+        count as f64 / columns as f64
     };
-    (drifted, fraction, fraction >= share)
+    (count, fraction, fraction >= share)
 }

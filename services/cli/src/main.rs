@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod drift;
 mod predict;
 mod registry;
 use secrecy::SecretString;
@@ -65,6 +66,9 @@ enum Command {
     /// Ask the gateway for an hour's demand, e.g.
     /// `velocast predict --at 2012-10-01T08:00 --weather clear --temp 18 --humidity 60 --wind 10`.
     Predict(predict::PredictArgs),
+    /// Data drift between two CSV files as Evidently's DataDriftPreset decides it, e.g.
+    /// `velocast drift --reference ref.csv --current cur.csv --html drift.html --json drift.json`.
+    Drift(drift::DriftArgs),
     /// Point an alias at a version (recorded in the audit log with the reason).
     Alias {
         #[command(flatten)]
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
         Command::Predict(args) => predict::run(&args),
+        Command::Drift(args) => drift::run(&args),
         Command::Models { registry, tag } => registry::run(&registry, |client| async move {
             registry::print_models(&client.list_models(tag.as_deref()).await?);
             Ok(())
