@@ -43,6 +43,8 @@ impl Scope {
     pub const MODELS_READ: &'static str = "models:read";
     pub const MODELS_WRITE: &'static str = "models:write";
     pub const MODELS_ADMIN: &'static str = "models:admin";
+    pub const MONITOR_READ: &'static str = "monitor:read";
+    pub const MONITOR_WRITE: &'static str = "monitor:write";
 
     pub fn as_str(&self) -> &str {
         &self.0

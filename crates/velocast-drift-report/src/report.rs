@@ -25,6 +25,9 @@ pub struct DriftOptions {
     pub per_column_threshold: BTreeMap<String, f64>,
     /// The share of drifted columns at which the dataset drifts (Evidently: 0.5).
     pub drift_share: f64,
+    /// Column types declared rather than inferred (Evidently's `ColumnMapping`): the monitor
+    /// declares its features' kinds from the model's signature.
+    pub column_types: BTreeMap<String, ColumnType>,
 }
 
 impl Default for DriftOptions {
@@ -36,6 +39,7 @@ impl Default for DriftOptions {
             threshold: None,
             per_column_threshold: BTreeMap::new(),
             drift_share: 0.5,
+            column_types: BTreeMap::new(),
         }
     }
 }
@@ -144,6 +148,7 @@ pub fn build(
         .per_column_stattest
         .keys()
         .chain(options.per_column_threshold.keys())
+        .chain(options.column_types.keys())
     {
         if !names.contains(name) {
             return Err(ReportError::Option {
@@ -224,7 +229,10 @@ fn column_report(
     };
     let (reference_values, reference_missing) = reference.sorted_finite();
     let (current_values, current_missing) = current.sorted_finite();
-    let column_type = column_type(current, &current_values)?;
+    let column_type = match options.column_types.get(&reference.name) {
+        Some(declared) => *declared,
+        None => column_type(current, &current_values)?,
+    };
     let kind = match column_type {
         ColumnType::Numerical => ColumnKind::Numerical,
         ColumnType::Categorical => ColumnKind::Categorical,

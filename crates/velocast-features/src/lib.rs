@@ -8,6 +8,7 @@
 mod calendar;
 pub mod golden;
 pub mod json;
+pub mod profile;
 mod request;
 mod vector;
 

@@ -272,6 +272,20 @@ impl RequiredScope for Predict {
     const SCOPE: &'static str = Scope::PREDICT;
 }
 
+/// `monitor:read`
+#[derive(Debug)]
+pub struct MonitorRead;
+impl RequiredScope for MonitorRead {
+    const SCOPE: &'static str = Scope::MONITOR_READ;
+}
+
+/// `monitor:write`
+#[derive(Debug)]
+pub struct MonitorWrite;
+impl RequiredScope for MonitorWrite {
+    const SCOPE: &'static str = Scope::MONITOR_WRITE;
+}
+
 /// The authenticated caller, holding scope `S` (else 403; no token at all, 401).
 #[derive(Debug)]
 pub struct Authorized<S> {

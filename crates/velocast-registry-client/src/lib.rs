@@ -382,11 +382,23 @@ impl RegistryClient {
         model: &str,
         selector: &str,
     ) -> Result<(String, Vec<u8>), ClientError> {
-        let response = Self::checked(self.request(
-            Method::GET,
-            &format!("/v1/models/{model}/versions/{selector}/artifact"),
-        ))
-        .await?;
+        self.download_verified(&format!("/v1/models/{model}/versions/{selector}/artifact"))
+            .await
+    }
+
+    /// Downloads a version's reference profile (the JSON the trainer stored beside the model)
+    /// and checks it hashes to the digest the registry announces.
+    pub async fn download_profile(
+        &self,
+        model: &str,
+        selector: &str,
+    ) -> Result<(String, Vec<u8>), ClientError> {
+        self.download_verified(&format!("/v1/models/{model}/versions/{selector}/profile"))
+            .await
+    }
+
+    async fn download_verified(&self, path: &str) -> Result<(String, Vec<u8>), ClientError> {
+        let response = Self::checked(self.request(Method::GET, path)).await?;
         let expected = response
             .headers()
             .get("x-velocast-sha256")

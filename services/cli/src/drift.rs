@@ -123,6 +123,7 @@ fn options(args: &DriftArgs) -> Result<DriftOptions, Failure> {
         threshold,
         per_column_threshold,
         drift_share: args.drift_share,
+        column_types: BTreeMap::new(),
     })
 }
 

@@ -11,34 +11,11 @@ use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use velocast_features::{DemandRequest, FEATURE_COUNT};
 
-/// One answered row.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PredictionEvent {
-    pub request_id: String,
-    /// Milliseconds since the epoch, when the answer was made.
-    pub at_ms: i64,
-    pub route: String,
-    pub arm: String,
-    pub model: String,
-    pub version: u32,
-    /// The request in physical units, when the client sent one (absent for a feature tensor).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request: Option<DemandRequest>,
-    /// The feature vector the model saw.
-    pub features: Vec<f32>,
-    pub prediction: f64,
-}
-
-/// A batch as the receiver gets it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct EventBatch {
-    pub events: Vec<PredictionEvent>,
-}
+pub use velocast_monitor_api::{EventBatch, PredictionEvent};
 
 /// How events leave.
 #[derive(Debug, Clone)]
@@ -91,9 +68,11 @@ pub fn events_of(
     features
         .chunks_exact(FEATURE_COUNT)
         .zip(predictions)
+        .zip(0_u32..)
         .enumerate()
-        .map(|(row, (vector, prediction))| PredictionEvent {
-            request: requests.and_then(|r| r.get(row).cloned()),
+        .map(|(index, ((vector, prediction), row))| PredictionEvent {
+            row,
+            request: requests.and_then(|r| r.get(index).cloned()),
             features: vector.to_vec(),
             prediction: *prediction,
             ..common.clone()

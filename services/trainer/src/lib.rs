@@ -13,7 +13,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
-pub mod profile;
+pub use velocast_features::profile;
 pub mod progress;
 pub mod register;
 pub mod search;

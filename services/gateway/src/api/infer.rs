@@ -226,6 +226,7 @@ pub fn after_answer(
     let at_ms = unix_millis(std::time::SystemTime::now());
     let common = crate::events::PredictionEvent {
         request_id: request_id.to_owned(),
+        row: 0,
         at_ms,
         route: route.route.name.to_string(),
         arm: arm.arm.name.to_string(),

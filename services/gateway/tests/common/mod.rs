@@ -207,7 +207,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config: &GatewayConfig, config_file: Option<PathBuf>) -> Gateway {
-        let token = SecretString::from(token("gateway", &[Scope::MODELS_READ]));
+        // The gateway's one token: models from the registry, events to the monitor.
+        let token = SecretString::from(token(
+            "gateway",
+            &[Scope::MODELS_READ, Scope::MONITOR_WRITE],
+        ));
         let app = velocast_gateway::build(config, config_file, token)
             .await
             .unwrap();

@@ -1,4 +1,5 @@
-//! The reference profile drift monitoring compares live traffic against.
+//! The reference profile drift monitoring compares live traffic against: the trainer builds
+//! it, the registry stores it beside the model, the monitor reads it.
 //!
 //! It keeps every training value of every feature (about 14,500 rows here), so K-S, normed
 //! Wasserstein, PSI, Jensen-Shannon and chi-square can be computed exactly rather than from a
@@ -6,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::{FeatureKind, FeatureVector, Signature};
 use serde::{Deserialize, Serialize};
-use velocast_features::{FeatureKind, Signature};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -86,11 +87,7 @@ pub struct ReferenceProfile {
     pub predictions: SeriesProfile,
 }
 
-pub fn build(
-    features: &[velocast_features::FeatureVector],
-    target: &[f64],
-    predictions: &[f64],
-) -> ReferenceProfile {
+pub fn build(features: &[FeatureVector], target: &[f64], predictions: &[f64]) -> ReferenceProfile {
     let signature = Signature::current();
     let profiles = signature
         .features
@@ -151,17 +148,17 @@ mod tests {
 
     #[test]
     fn profile_keeps_every_value_and_counts_categories() {
-        let mut rows = vec![[0.0_f32; velocast_features::FEATURE_COUNT]; 3];
-        rows[0][velocast_features::index::HOUR] = 8.0;
-        rows[1][velocast_features::index::HOUR] = 8.0;
-        rows[2][velocast_features::index::HOUR] = 17.0;
+        let mut rows = vec![[0.0_f32; crate::FEATURE_COUNT]; 3];
+        rows[0][crate::index::HOUR] = 8.0;
+        rows[1][crate::index::HOUR] = 8.0;
+        rows[2][crate::index::HOUR] = 17.0;
         let profile = build(&rows, &[1.0, 2.0, 3.0], &[1.5, 2.5, 2.5]);
-        let hour = &profile.features[velocast_features::index::HOUR];
+        let hour = &profile.features[crate::index::HOUR];
         assert_eq!(hour.values, vec![8.0, 8.0, 17.0]);
         let categories = hour.categories.as_ref().unwrap();
         assert_eq!((categories["8"], categories["17"]), (2, 1));
         assert!(
-            profile.features[velocast_features::index::TEMPERATURE]
+            profile.features[crate::index::TEMPERATURE]
                 .categories
                 .is_none()
         );

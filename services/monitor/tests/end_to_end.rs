@@ -1,0 +1,317 @@
+//! The gateway and the monitor together, as in production: a real registry holding a trained
+//! model and its reference profile, the gateway serving it and sending its prediction events to
+//! a real monitor over HTTP; September 2012's hours asked for, then their true counts posted.
+//! The monitor's realized MAE must equal the one computed here from the gateway's own answers,
+//! and its drift report must be the one `velocast-drift-report` makes of the same rows.
+
+// Test code: a failed unwrap is a failed test, with the reason in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../gateway/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use chrono::Datelike;
+use common::{MODEL, SECRET, token};
+use tokio::sync::oneshot;
+use velocast_auth::Scope;
+use velocast_config::Redacted;
+use velocast_features::DemandRequest;
+use velocast_monitor::MonitorConfig;
+use velocast_registry_client::Upload;
+
+/// A monitor serving in a background task.
+struct Monitor {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Monitor {
+    async fn start(config: &MonitorConfig) -> Monitor {
+        let app = velocast_monitor::build(config).await.unwrap();
+        let base = format!("http://{}", app.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = stopped.await;
+        }));
+        Monitor {
+            base,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+}
+
+fn monitor_config(dir: &std::path::Path, registry: &str) -> MonitorConfig {
+    let token_file = dir.join("monitor.token");
+    std::fs::write(&token_file, token("monitor", &[Scope::MODELS_READ])).unwrap();
+    let mut config = MonitorConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: Redacted::new(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("monitor.db").display()
+        )),
+        registry_url: registry.to_owned(),
+        registry_token_file: Some(token_file),
+        ..MonitorConfig::default()
+    };
+    config.auth.jwt_secret = Some(Redacted::new(SECRET));
+    config
+}
+
+/// September 2012's hours and their true counts, from hour.csv.
+fn september() -> Vec<(DemandRequest, f64)> {
+    let dataset = velocast_dataset::load(&common::hour_csv()).unwrap();
+    dataset
+        .records
+        .iter()
+        .filter(|r| r.timestamp().year() == 2012 && r.timestamp().month() == 9)
+        .map(|r| (r.to_request().unwrap(), r.cnt.unwrap() as f64))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realized_mae_and_drift_of_september_2012_through_gateway_and_monitor() {
+    let trained = &common::trained()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, client) = common::registry(dir.path()).await;
+    // The trained version with its reference profile, as `velocast-trainer --register` uploads.
+    let profile =
+        std::fs::read(trained.dir.join(&trained.card.artifacts.reference_profile)).unwrap();
+    let metadata = velocast_trainer::register::version_metadata(&trained.card, None).unwrap();
+    client
+        .ensure_model(&velocast_registry_api::CreateModel {
+            name: MODEL.to_owned(),
+            description: "test".to_owned(),
+            tags: Default::default(),
+        })
+        .await
+        .unwrap();
+    let version = client
+        .upload_version(
+            MODEL,
+            metadata,
+            Upload {
+                artifact: &trained.onnx,
+                profile: Some(&profile),
+            },
+        )
+        .await
+        .unwrap();
+    client
+        .set_alias(MODEL, "champion", version.version, "test")
+        .await
+        .unwrap();
+
+    let monitor = Monitor::start(&monitor_config(dir.path(), &registry.base)).await;
+    let mut gateway_config = common::config(
+        &registry.base,
+        &dir.path().join("cache"),
+        common::CHAMPION_ROUTE,
+    );
+    gateway_config.events = Some(velocast_gateway::config::EventsSettings {
+        url: format!("{}/v1/events", monitor.base),
+        flush_interval_ms: 50,
+        ..Default::default()
+    });
+    let gateway = common::Gateway::start(&gateway_config, None).await;
+    gateway.ready().await;
+
+    // September's hours through the gateway, in batches as a planner would ask.
+    let hours = september();
+    assert_eq!(hours.len(), 720);
+    let http = reqwest::Client::new();
+    let predictor = common::predictor();
+    let mut answered: Vec<(f64, f64)> = Vec::new();
+    for chunk in hours.chunks(48) {
+        let instances: Vec<serde_json::Value> =
+            chunk.iter().map(|(r, _)| common::body(r)).collect();
+        let response: serde_json::Value = http
+            .post(format!("{}/v1/models/{MODEL}:predict", gateway.base))
+            .bearer_auth(&predictor)
+            .json(&serde_json::json!({ "instances": instances }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let predictions = response["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), chunk.len(), "{response}");
+        for (prediction, (_, actual)) in predictions.iter().zip(chunk) {
+            answered.push((prediction.as_f64().unwrap(), *actual));
+        }
+    }
+
+    // The monitor holds every event once the gateway's batches arrive.
+    let reader = token("ops", &[Scope::MONITOR_READ]);
+    let september_window = "by=predicted&from=2012-09-01T00:00:00Z&to=2012-10-01T00:00:00Z";
+    let get = |path: String| {
+        let http = http.clone();
+        let reader = reader.clone();
+        async move {
+            let response = http.get(path).bearer_auth(&reader).send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let accuracy_url = format!("{}/v1/accuracy?{september_window}", monitor.base);
+    common::eventually(Duration::from_secs(30), "all 720 events", || {
+        let url = accuracy_url.clone();
+        async move {
+            let (_, body) = get(url).await;
+            body["unscored"] == 720
+        }
+    })
+    .await;
+
+    // The true counts of those hours, by hour, as a counting system would post them.
+    let writer = token("counter", &[Scope::MONITOR_WRITE]);
+    let outcomes: Vec<serde_json::Value> = hours
+        .iter()
+        .map(|(request, actual)| {
+            serde_json::json!({"hour": request.timestamp.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                               "actual": actual})
+        })
+        .collect();
+    let posted: serde_json::Value = http
+        .post(format!("{}/v1/outcomes", monitor.base))
+        .bearer_auth(&writer)
+        .json(&serde_json::json!({ "outcomes": outcomes }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted["accepted"], 720, "{posted}");
+
+    // Realized MAE: the monitor's against one computed here from the gateway's answers.
+    let expected_mae =
+        answered.iter().map(|(p, a)| (p - a).abs()).sum::<f64>() / answered.len() as f64;
+    let (status, accuracy) = get(accuracy_url.clone()).await;
+    assert_eq!(status, 200, "{accuracy}");
+    assert_eq!(accuracy["scored"], 720, "{accuracy}");
+    let group = &accuracy["groups"][0];
+    assert_eq!(group["arm"], "champion");
+    assert_eq!(group["version"], version.version);
+    let mae = group["mae"].as_f64().unwrap();
+    assert!(
+        (mae - expected_mae).abs() <= 1e-9 * expected_mae,
+        "monitor {mae} vs {expected_mae}"
+    );
+    let holdout_mae = version.metadata["metrics"]["holdout_mae"].as_f64().unwrap();
+    assert!(
+        (group["degradation"].as_f64().unwrap() - mae / holdout_mae).abs() < 1e-12,
+        "{group}"
+    );
+
+    // Drift of September against the training profile: Evidently's verdict on the same rows.
+    let (status, drift) = get(format!("{}/v1/drift?{september_window}", monitor.base)).await;
+    assert_eq!(status, 200, "{drift}");
+    assert_eq!(drift["current_rows"], 720);
+    let report = &drift["report"];
+    assert_eq!(report["number_of_columns"], 15, "{report}");
+    let columns = report["drift_by_columns"].as_object().unwrap();
+    // September is one month of the twenty in training: its month and days of the year drift
+    // by construction.
+    for calendar in ["mnth", "day_of_year"] {
+        assert_eq!(columns[calendar]["drift_detected"], true, "{calendar}");
+    }
+    let drifted: usize = columns
+        .values()
+        .filter(|c| c["drift_detected"] == true)
+        .count();
+    assert_eq!(report["number_of_drifted_columns"], drifted);
+
+    // One day, side by side: against all training rows its single weekday drifts by
+    // construction; against the training rows at the same hours of the week it does not.
+    let tuesday = "by=predicted&from=2012-09-04T00:00:00Z&to=2012-09-05T00:00:00Z";
+    let (_, plain) = get(format!("{}/v1/drift?{tuesday}", monitor.base)).await;
+    let (_, aligned) = get(format!("{}/v1/drift?{tuesday}&seasonal=true", monitor.base)).await;
+    assert_eq!(plain["current_rows"], 24, "{plain}");
+    assert_eq!(aligned["seasonal"], true);
+    let full_rows = plain["reference_rows"].as_u64().unwrap();
+    let aligned_rows = aligned["reference_rows"].as_u64().unwrap();
+    assert!(
+        aligned_rows * 5 < full_rows,
+        "{aligned_rows} of {full_rows}"
+    );
+    let verdict = |report: &serde_json::Value, column: &str| {
+        report["report"]["drift_by_columns"][column]["drift_detected"].clone()
+    };
+    assert_eq!(verdict(&plain, "weekday"), true);
+    assert_eq!(verdict(&aligned, "weekday"), false);
+    assert_eq!(verdict(&aligned, "hr"), false);
+
+    // The same window as a page: no script, a policy that forbids any.
+    let page = http
+        .get(format!("{}/v1/drift/report?{tuesday}", monitor.base))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.starts_with("default-src 'none'; style-src 'sha256-"),
+        "{policy}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("weekday") && !html.contains("<script"));
+
+    // Reports need `monitor:read`; ingest needs `monitor:write`.
+    let refused = http
+        .get(format!("{}/v1/drift?{tuesday}", monitor.base))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let anonymous = http
+        .post(format!("{}/v1/outcomes", monitor.base))
+        .json(&serde_json::json!({"outcomes": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // The gauges carry the last verdicts.
+    let metrics = http
+        .get(format!("{}/metrics", monitor.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = format!(
+        "velocast_monitor_realized_mae{{arm=\"champion\",model=\"{MODEL}\",version=\"{}\"}}",
+        version.version
+    );
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(&gauge))
+        .unwrap_or_else(|| panic!("{gauge} missing"));
+    let gauged: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((gauged - expected_mae).abs() <= 1e-9 * expected_mae);
+    assert!(
+        metrics.contains("velocast_monitor_ingested_total{kind=\"event\",outcome=\"stored\"} 720")
+    );
+
+    gateway.stop().await;
+    monitor.stop().await;
+    registry.stop().await.unwrap();
+}
