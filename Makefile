@@ -15,10 +15,10 @@ help: ## List the targets
 setup: ## Fetch ONNX Runtime 1.31 and the data (idempotent)
 	@scripts/setup.sh
 
-demo: setup ## Set up, start the embedded registry, train and register the default model as champion, serve it from the gateway, ask it for a prediction
+demo: setup ## Set up, start the embedded registry, train and register the default model as champion, serve it from the gateway with the monitor watching, ask it for a prediction, replay September 2012 and print the monitor's drift verdict and realized MAE
 	DATA=$(DATA) OUT=$(OUT) scripts/demo.sh
 
-up: setup ## Registry + gateway on the embedded defaults, in the foreground until Ctrl-C
+up: setup ## Registry + monitor + gateway on the embedded defaults, in the foreground until Ctrl-C
 	scripts/up.sh
 
 train: setup ## Train and export the default model without a registry
@@ -48,9 +48,10 @@ deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
 machete: ## Unused dependencies
 	cargo machete
 
-contract: ## schemathesis (every check) against a live registry on SQLite and on Postgres, and against a live gateway
+contract: ## schemathesis (every check) against a live registry on SQLite and on Postgres, a live gateway and a live monitor
 	tests/contract/registry.sh sqlite postgres
 	tests/contract/gateway.sh
+	tests/contract/monitor.sh
 
 manifests: ## Check the Kubernetes manifests (probes, resources, security contexts)
 	.velocast/py/bin/python tests/manifests.py

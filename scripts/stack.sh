@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Shared by demo.sh and up.sh: the development secret, and starting the registry and the gateway
-# on the embedded defaults (SQLite under .velocast/, ports 8081 and 8080). Source it.
+# Shared by demo.sh and up.sh: the development secret, and starting the registry, the monitor and
+# the gateway on the embedded defaults (SQLite under .velocast/, ports 8081, 8082 and 8080).
+# Source it.
 
 STATE=.velocast
 BIN="${CARGO_TARGET_DIR:-target}/release"
 REGISTRY_PORT="${VELOCAST_REGISTRY_PORT:-8081}"
 GATEWAY_PORT="${VELOCAST_GATEWAY_PORT:-8080}"
+MONITOR_PORT="${VELOCAST_MONITOR_PORT:-8082}"
 REGISTRY="http://127.0.0.1:$REGISTRY_PORT"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+MONITOR="http://127.0.0.1:$MONITOR_PORT"
 PIDS=()
 
 stack_stop() {
@@ -54,12 +57,28 @@ start_registry() {
   echo "registry ready at $REGISTRY (SQLite: $STATE/registry.db, log: $STATE/registry.log)"
 }
 
-# launch_gateway / start_gateway (which waits until it is ready): serves the `champion` alias of bike-demand on the default route. Its own
-# registry token (models:read) lives in .velocast/gateway.token.
+# The monitor on SQLite ($STATE/monitor.db), reading reference profiles from the registry with
+# its own token (models:read) in .velocast/monitor.token.
+start_monitor() {
+  free_port "$MONITOR_PORT" VELOCAST_MONITOR_PORT
+  "$BIN/velocast" token --sub monitor --scope models:read --ttl 30d > "$STATE/monitor.token"
+  VELOCAST_TOKEN_FILE="$STATE/monitor.token" DATABASE_URL="sqlite://$STATE/monitor.db?mode=rwc" \
+    VELOCAST_REGISTRY_URL="$REGISTRY" \
+    "$BIN/velocast-monitor" serve --bind "127.0.0.1:$MONITOR_PORT" 2> "$STATE/monitor.log" &
+  PIDS+=($!)
+  wait_for monitor "$MONITOR/health/ready" "$!" "$STATE/monitor.log"
+  echo "monitor ready at $MONITOR (SQLite: $STATE/monitor.db, log: $STATE/monitor.log)"
+}
+
+# launch_gateway / start_gateway (which waits until it is ready): serves the `champion` alias
+# of bike-demand on the default route and sends its prediction events to the monitor. Its own
+# token (models:read for the registry, monitor:write for the events) lives in
+# .velocast/gateway.token.
 launch_gateway() {
   free_port "$GATEWAY_PORT" VELOCAST_GATEWAY_PORT
-  "$BIN/velocast" token --sub gateway --scope models:read --ttl 30d > "$STATE/gateway.token"
+  "$BIN/velocast" token --sub gateway --scope models:read,monitor:write --ttl 30d > "$STATE/gateway.token"
   VELOCAST_TOKEN_FILE="$STATE/gateway.token" VELOCAST_GATEWAY__CACHE_DIR="$STATE/gateway-cache" \
+    VELOCAST_GATEWAY__EVENTS__URL="$MONITOR/v1/events" \
     "$BIN/velocast-gateway" serve --bind "127.0.0.1:$GATEWAY_PORT" --registry "$REGISTRY" \
     --route default=bike-demand@champion 2> "$STATE/gateway.log" &
   PIDS+=($!)

@@ -7,44 +7,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-PY="$ROOT/.velocast/py/bin"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ROOT/.velocast/lib/libonnxruntime.so}"
-
-say() { printf 'contract: %s\n' "$*"; }
-fail() { printf 'contract: FAILED: %s\n' "$*" >&2; exit 1; }
-[[ -x "$PY/schemathesis" ]] || fail "schemathesis is not installed: run make setup"
+source "$ROOT/tests/contract/common.sh"
 
 cargo build --locked -q -p velocast-registry -p velocast-cli -p velocast-gateway --bins --example seed_constant_model
-BIN="$TARGET_DIR/debug"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export VELOCAST_JWT_SECRET="contract-test-secret-of-at-least-32-bytes"
-
-# address_of LOG NAME: the address a service logged it bound.
-address_of() {
-  local address=""
-  touch "$1"
-  for _ in $(seq 1 300); do
-    address="$(grep -o '"address":"[0-9.:]*"' "$1" | head -n1 | cut -d'"' -f4 || true)"
-    [[ -n "$address" ]] && { echo "$address"; return; }
-    sleep 0.1
-  done
-  cat "$1" >&2
-  fail "$2 did not start"
-}
-
-DATABASE_URL="sqlite://$work/registry.db?mode=rwc" "$BIN/velocast-registry" serve --bind 127.0.0.1:0 --json-logs 2>"$work/registry.log" &
-pids+=($!)
-registry="http://$(address_of "$work/registry.log" registry)"
+start_registry
 VELOCAST_TOKEN="$("$BIN/velocast" token --sub seed --scope models:read,models:write,models:admin --ttl 1h)" \
   "$BIN/examples/seed_constant_model" "$registry"
 
@@ -54,11 +22,7 @@ VELOCAST_GATEWAY__CACHE_DIR="$work/cache" \
   --route default=bike-demand@champion --json-logs 2>"$work/gateway.log" &
 pids+=($!)
 gateway="http://$(address_of "$work/gateway.log" gateway)"
-for _ in $(seq 1 300); do
-  curl -fsS "$gateway/health/ready" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "$gateway/health/ready" >/dev/null || { cat "$work/gateway.log" >&2; fail "the gateway never became ready"; }
+wait_ready "$gateway" gateway "$work/gateway.log"
 say "gateway at $gateway, serving the constant model from $registry"
 
 TOKEN="$("$BIN/velocast" token --sub schemathesis --scope predict,models:read --ttl 2h)"

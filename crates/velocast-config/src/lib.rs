@@ -210,3 +210,85 @@ mod tests {
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[redacted]\"");
     }
 }
+
+/// The layers every service resolves its configuration from, lowest first: its defaults (from
+/// `#[serde(default)]`), the TOML file, `prefix`-ed environment variables (nested keys joined
+/// by `__`), the shared variables of `shared` (variable name → key, e.g. `DATABASE_URL` →
+/// `database_url`), then the flags every service takes.
+pub fn layered(
+    file: Option<&Path>,
+    prefix: &str,
+    shared: &[(&'static str, &'static str)],
+    bind: Option<std::net::SocketAddr>,
+    json_logs: bool,
+) -> Result<Figment, ConfigError> {
+    use figment::providers::{Env, Serialized};
+    let mut figment = with_file(Figment::new(), file)?.merge(Env::prefixed(prefix).split("__"));
+    for &(variable, key) in shared {
+        figment = figment.merge(Env::raw().only(&[variable]).map(move |_| key.into()));
+    }
+    if let Some(bind) = bind {
+        figment = figment.merge(Serialized::default("bind", bind));
+    }
+    if json_logs {
+        figment = figment.merge(Serialized::default("json_logs", true));
+    }
+    Ok(figment)
+}
+
+/// Every problem of a configuration at once: the `validator` rules' and `more` (already
+/// formatted lines, e.g. `  auth: …`).
+pub fn all_problems(
+    validated: Result<(), ValidationErrors>,
+    more: impl IntoIterator<Item = String>,
+) -> Result<(), ConfigError> {
+    let mut problems: Vec<String> = validated
+        .err()
+        .map(|errors| describe(&errors, ""))
+        .into_iter()
+        .collect();
+    problems.extend(more);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(problems.join("\n")))
+    }
+}
+
+/// `validator` rules shared by the services' configurations.
+pub mod rules {
+    use validator::ValidationError;
+
+    use crate::Redacted;
+
+    fn broken(code: &'static str, message: &'static str) -> ValidationError {
+        let mut error = ValidationError::new(code);
+        error.message = Some(message.into());
+        error
+    }
+
+    /// A database URL: Postgres or SQLite.
+    pub fn database_url(url: &Redacted) -> Result<(), ValidationError> {
+        let url = url.expose();
+        if ["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            Ok(())
+        } else {
+            Err(broken(
+                "scheme",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ))
+        }
+    }
+
+    /// An HTTP(S) URL.
+    pub fn http_url(url: &str) -> Result<(), ValidationError> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(())
+        } else {
+            Err(broken("scheme", "must start with http:// or https://"))
+        }
+    }
+}

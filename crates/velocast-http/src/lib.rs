@@ -13,6 +13,7 @@
 //!   cancelled requests, timeouts and shed requests counted;
 //! - [`layers`]: the standard layer stack in its one order, load shedding, JSON for every
 //!   rejection;
+//! - [`service`]: a service's router assembled the one way, and database readiness;
 //! - [`shutdown`].
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod jwks;
 pub mod layers;
 pub mod metrics;
 pub mod openapi;
+pub mod service;
 pub mod shutdown;
 
 pub use error::{ApiError, ErrorBody};

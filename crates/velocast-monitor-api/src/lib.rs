@@ -11,20 +11,34 @@ use velocast_features::DemandRequest;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PredictionEvent {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub request_id: String,
     /// The row's position in its request (0 for a single row).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4_294_967_295_u64))]
     pub row: u32,
     /// Milliseconds since the epoch, when the answer was made.
     pub at_ms: i64,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub route: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub arm: String,
+    /// A registered model's name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z][a-z0-9_-]{0,63}$", min_length = 1, max_length = 64)
+    )]
     pub model: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = u64, minimum = 1, maximum = 4_294_967_295_u64)
+    )]
     pub version: u32,
     /// The request in physical units, when the client sent one (absent for a feature tensor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<DemandRequest>,
-    /// The feature vector the model saw, in its signature's order.
+    /// The feature vector the model saw, in its signature's order (15 finite values).
+    #[cfg_attr(feature = "openapi", schema(min_items = 15, max_items = 15))]
     pub features: Vec<f32>,
     pub prediction: f64,
 }
@@ -50,6 +64,7 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, maximum = 4_294_967_295_u64))]
     pub row: Option<u32>,
     /// Rentals counted (≥ 0).
     pub actual: f64,

@@ -5,6 +5,8 @@
 
 use std::io::IsTerminal;
 
+pub mod process;
+
 /// The log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod drift;
+mod monitor;
 mod predict;
 mod registry;
 use secrecy::SecretString;
@@ -69,6 +70,12 @@ enum Command {
     /// Data drift between two CSV files as Evidently's DataDriftPreset decides it, e.g.
     /// `velocast drift --reference ref.csv --current cur.csv --html drift.html --json drift.json`.
     Drift(drift::DriftArgs),
+    /// Ask the gateway for the hours of a CSV file between two days, then post their true
+    /// counts to the monitor (a backfill; `make demo` replays September 2012).
+    Replay(monitor::ReplayArgs),
+    /// A window's drift verdict and realized accuracy from the monitor, e.g.
+    /// `velocast monitor --from 2012-09-01T00:00:00Z --to 2012-10-01T00:00:00Z --html drift.html`.
+    Monitor(monitor::MonitorArgs),
     /// Point an alias at a version (recorded in the audit log with the reason).
     Alias {
         #[command(flatten)]
@@ -91,6 +98,8 @@ fn main() -> ExitCode {
     match command {
         Command::Predict(args) => predict::run(&args),
         Command::Drift(args) => drift::run(&args),
+        Command::Replay(args) => monitor::replay(&args),
+        Command::Monitor(args) => monitor::report(&args),
         Command::Models { registry, tag } => registry::run(&registry, |client| async move {
             registry::print_models(&client.list_models(tag.as_deref()).await?);
             Ok(())

@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Env, Serialized};
+use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 pub use velocast_config::ConfigError;
-use velocast_config::describe;
+use velocast_config::rules;
 pub use velocast_http::auth::AuthSettings;
 use velocast_routing::{RouteError, RouteTable};
 
@@ -27,7 +26,7 @@ pub struct GatewayConfig {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     pub bind: SocketAddr,
     /// The registry the models come from.
-    #[validate(custom(function = "http_url"))]
+    #[validate(custom(function = "rules::http_url"))]
     pub registry_url: String,
     /// Verified artifacts of the models served, so a restarted gateway serves the last good
     /// model while the registry is away.
@@ -124,7 +123,7 @@ impl Default for ResponseCacheSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct EventsSettings {
     /// `POST` target, e.g. `http://127.0.0.1:8082/v1/events`.
-    #[validate(custom(function = "http_url"))]
+    #[validate(custom(function = "rules::http_url"))]
     pub url: String,
     /// Events held while waiting to be sent; more are dropped (and counted).
     #[validate(range(min = 1, max = 10_000_000))]
@@ -269,16 +268,6 @@ impl Default for RateLimitSettings {
     }
 }
 
-fn http_url(url: &str) -> Result<(), ValidationError> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(())
-    } else {
-        let mut error = ValidationError::new("scheme");
-        error.message = Some("must start with http:// or https://".into());
-        Err(error)
-    }
-}
-
 /// Command-line values; `None` leaves the lower layers' value.
 #[derive(Debug, Default, Clone)]
 pub struct Flags {
@@ -355,26 +344,19 @@ pub fn route_table_of_file(path: &Path) -> Result<RouteTable, String> {
 impl GatewayConfig {
     /// Resolves the layers from the process environment and validates the result.
     pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Self, ConfigError> {
-        let mut figment = velocast_config::with_file(Figment::new(), file)?
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
-            .merge(
-                Env::raw()
-                    .only(&["VELOCAST_JWT_SECRET"])
-                    .map(|_| "auth.jwt_secret".into()),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["VELOCAST_REGISTRY_URL"])
-                    .map(|_| "registry_url".into()),
-            );
-        if let Some(bind) = flags.bind {
-            figment = figment.merge(Serialized::default("bind", bind));
-        }
+        let mut figment = velocast_config::layered(
+            file,
+            ENV_PREFIX,
+            &[
+                ("VELOCAST_JWT_SECRET", "auth.jwt_secret"),
+                ("VELOCAST_REGISTRY_URL", "registry_url"),
+            ],
+            flags.bind,
+            flags.json_logs,
+        )?;
+        // The flag wins over every layer, the bind and log flags included.
         if let Some(registry) = &flags.registry {
             figment = figment.merge(Serialized::default("registry_url", registry));
-        }
-        if flags.json_logs {
-            figment = figment.merge(Serialized::default("json_logs", true));
         }
         let mut config: GatewayConfig = velocast_config::extract(&figment)?;
         if !flags.routes.is_empty() {
@@ -399,23 +381,18 @@ impl GatewayConfig {
 
     /// Every rule at once: fields, the route table, and that tokens can be verified.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        if let Err(errors) = self.validate() {
-            problems.push(describe(&errors, ""));
-        }
-        if let Err(error) = self.auth.check() {
-            problems.push(format!("  auth: {error}"));
-        }
-        if let Err(error) = self.route_table() {
-            for problem in error.problems {
-                problems.push(format!("  {problem}"));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems.join("\n")))
-        }
+        let auth = self
+            .auth
+            .check()
+            .err()
+            .map(|error| format!("  auth: {error}"));
+        let routes = self
+            .route_table()
+            .err()
+            .into_iter()
+            .flat_map(|error| error.problems)
+            .map(|problem| format!("  {problem}"));
+        velocast_config::all_problems(self.validate(), auth.into_iter().chain(routes))
     }
 
     pub fn route_table(&self) -> Result<RouteTable, RouteError> {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use velocast_gateway::{Flags, GatewayConfig};
+use velocast_telemetry::process::{self, config_or_exit};
 use velocast_telemetry::{LogFormat, init_logging};
 
 /// Every request allocates across threads (parsed on an async worker, scored on a session
@@ -63,16 +64,10 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Openapi => match velocast_gateway::api::openapi_json() {
-            Ok(document) => {
-                println!("{document}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: cannot render the OpenAPI document: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Openapi => process::print_rendered(
+            "the OpenAPI document",
+            velocast_gateway::api::openapi_json(),
+        ),
         Command::Serve(args) => serve(args),
     }
 }
@@ -84,24 +79,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         routes: args.routes,
         json_logs: args.json_logs,
     };
-    let config = match GatewayConfig::load(args.config.as_deref(), &flags) {
+    let config = match config_or_exit(GatewayConfig::load(args.config.as_deref(), &flags)) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if args.check_config {
-        return match config.to_toml() {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: cannot render the configuration: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        return process::print_rendered("the configuration", config.to_toml());
     }
     // The gateway's own token for reading the registry.
     let token = match velocast_registry_client::token_from_env() {
@@ -112,26 +95,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(LogFormat::from_flag(config.json_logs));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config_file = args.config.clone();
-    let outcome = runtime.block_on(async {
+    process::run("gateway", async {
         let app = velocast_gateway::build(&config, config_file, token).await?;
         app.run(velocast_http::shutdown::signal()).await
-    });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "gateway failed");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

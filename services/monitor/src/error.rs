@@ -67,9 +67,13 @@ impl From<MonitorError> for ApiError {
             MonitorError::Reference { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "no_reference", error.to_string())
             }
-            MonitorError::EmptyWindow { .. } | MonitorError::NoSeasonalReference => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "empty_window",
+            // Nothing to report on: the report of that window does not exist.
+            MonitorError::EmptyWindow { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "empty_window", error.to_string())
+            }
+            MonitorError::NoSeasonalReference => ApiError::new(
+                StatusCode::CONFLICT,
+                "no_seasonal_reference",
                 error.to_string(),
             ),
             MonitorError::WindowTooLarge { .. } => ApiError::new(

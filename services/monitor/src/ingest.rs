@@ -69,6 +69,9 @@ pub fn event(index: usize, value: serde_json::Value) -> Result<StoredEvent, Reje
     ] {
         check_id("events", index, name, text)?;
     }
+    if let Err(error) = event.model.parse::<velocast_catalog::ModelName>() {
+        return Err(rejected(index, field("model"), error.to_string()));
+    }
     if event.version == 0 {
         return Err(rejected(index, field("version"), "must be at least 1"));
     }

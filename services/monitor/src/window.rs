@@ -62,19 +62,20 @@ impl Window {
             Some(text) => parse_time("from", text)?,
             None => to_ms - length_ms,
         };
-        if from_ms >= to_ms {
+        // `from` = `to` is an empty window (reported as one); `from` after `to` is a mistake.
+        if from_ms > to_ms {
             return Err(MonitorError::BadQuery {
                 field: "from",
-                rule: "must be before `to`".to_owned(),
+                rule: "must not be after `to`".to_owned(),
             });
         }
         let model = model.unwrap_or(default_model);
-        if model.is_empty() || model.len() > 64 {
-            return Err(MonitorError::BadQuery {
+        model
+            .parse::<velocast_catalog::ModelName>()
+            .map_err(|error| MonitorError::BadQuery {
                 field: "model",
-                rule: "must be 1 to 64 characters".to_owned(),
-            });
-        }
+                rule: error.to_string(),
+            })?;
         Ok(Window {
             model: model.to_owned(),
             basis,

@@ -215,9 +215,9 @@ async fn exercise(database_url: String) {
     // Bodies that are not batches, and batches over the limit.
     for (body, status, field) in [
         ("{\"events\": [", 400, "body"),
-        ("[1, 2]", 422, "body"),
-        ("{\"events\": 3}", 422, "events"),
-        ("{\"events\": [], \"extra\": 1}", 422, "extra"),
+        ("[1, 2]", 400, "body"),
+        ("{\"events\": 3}", 400, "events"),
+        ("{\"events\": [], \"extra\": 1}", 400, "extra"),
     ] {
         let (got, error) = post(&http, events_url.clone(), &writer, body.to_owned()).await;
         assert_eq!(got, status, "{body}: {error}");
@@ -227,7 +227,7 @@ async fn exercise(database_url: String) {
     let (status, error) = post(&http, events_url.clone(), &writer, many).await;
     assert_eq!((status, error["field"].as_str()), (413, Some("events")));
 
-    // A report on a window without events is a clear 422, not an empty verdict.
+    // A report on a window without events is a clear 404, not an empty verdict.
     let empty = http
         .get(format!(
             "{}/v1/drift?by=predicted&from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z",
@@ -237,7 +237,7 @@ async fn exercise(database_url: String) {
         .send()
         .await
         .unwrap();
-    assert_eq!(empty.status(), 422);
+    assert_eq!(empty.status(), 404);
     let bad_time = http
         .get(format!("{}/v1/drift?from=yesterday", monitor.base))
         .bearer_auth(&reader)

@@ -6,12 +6,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use figment::Figment;
-use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
-use validator::{Validate, ValidationError};
+use validator::Validate;
 pub use velocast_config::ConfigError;
-use velocast_config::{Redacted, describe};
+use velocast_config::{Redacted, rules};
 pub use velocast_http::auth::AuthSettings;
 
 pub const ENV_PREFIX: &str = "VELOCAST_REGISTRY__";
@@ -22,7 +20,7 @@ pub struct RegistryConfig {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     pub bind: SocketAddr,
     /// `postgres://…` or `sqlite://…` (the embedded default).
-    #[validate(custom(function = "database_url_scheme"))]
+    #[validate(custom(function = "rules::database_url"))]
     pub database_url: Redacted,
     #[validate(range(min = 1, max = 256))]
     pub max_connections: u32,
@@ -65,20 +63,6 @@ impl Default for RegistryConfig {
     }
 }
 
-fn database_url_scheme(url: &Redacted) -> Result<(), ValidationError> {
-    let url = url.expose();
-    if ["postgres://", "postgresql://", "sqlite:"]
-        .iter()
-        .any(|scheme| url.starts_with(scheme))
-    {
-        Ok(())
-    } else {
-        let mut error = ValidationError::new("scheme");
-        error.message = Some("must start with postgres://, postgresql:// or sqlite:".into());
-        Err(error)
-    }
-}
-
 /// Command-line values; `None` leaves the lower layers' value.
 #[derive(Debug, Default, Clone)]
 pub struct Flags {
@@ -90,24 +74,16 @@ impl RegistryConfig {
     /// Resolves the layers from the process environment and validates the result.
     pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Self, ConfigError> {
         // Defaults come from `#[serde(default)]`, so nothing secret is ever serialized into a layer.
-        let mut figment = velocast_config::with_file(Figment::new(), file)?
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database_url".into()),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["VELOCAST_JWT_SECRET"])
-                    .map(|_| "auth.jwt_secret".into()),
-            );
-        if let Some(bind) = flags.bind {
-            figment = figment.merge(Serialized::default("bind", bind));
-        }
-        if flags.json_logs {
-            figment = figment.merge(Serialized::default("json_logs", true));
-        }
+        let figment = velocast_config::layered(
+            file,
+            ENV_PREFIX,
+            &[
+                ("DATABASE_URL", "database_url"),
+                ("VELOCAST_JWT_SECRET", "auth.jwt_secret"),
+            ],
+            flags.bind,
+            flags.json_logs,
+        )?;
         let config: RegistryConfig = velocast_config::extract(&figment)?;
         config.check()?;
         Ok(config)
@@ -116,18 +92,13 @@ impl RegistryConfig {
     /// Every rule at once, including that exactly one way to verify tokens is configured and
     /// that it works.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        if let Err(errors) = self.validate() {
-            problems.push(describe(&errors, ""));
-        }
-        if let Err(error) = self.auth.check() {
-            problems.push(format!("  auth: {error}"));
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems.join("\n")))
-        }
+        velocast_config::all_problems(
+            self.validate(),
+            self.auth
+                .check()
+                .err()
+                .map(|error| format!("  auth: {error}")),
+        )
     }
 
     /// The resolved configuration as TOML, secrets redacted (`--check-config`).

@@ -1,15 +1,13 @@
 //! `velocast-registry`: `serve` the registry or apply its `migrate`ions. Exit codes: 0 clean
 //! shutdown, 2 bad configuration or usage, 1 runtime failure.
 
-// The outcome of a bad start is reported on stderr before logging exists.
-#![allow(clippy::print_stderr)]
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use velocast_registry::{Flags, RegistryConfig};
+use velocast_telemetry::process::{self, config_or_exit};
 use velocast_telemetry::{LogFormat, init_logging};
 
 #[derive(Debug, Parser)]
@@ -55,95 +53,45 @@ struct ServeArgs {
     json_logs: bool,
 }
 
-fn load(config: Option<&std::path::Path>, flags: &Flags) -> Result<RegistryConfig, ExitCode> {
-    RegistryConfig::load(config, flags).map_err(|error| {
-        eprintln!("error: {error}");
-        ExitCode::from(2)
-    })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| {
-            eprintln!("error: cannot start the async runtime: {error}");
-            ExitCode::FAILURE
-        })
-}
-
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Openapi => match velocast_registry::api::openapi_json() {
-            Ok(document) => {
-                println!("{document}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: cannot render the OpenAPI document: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Openapi => process::print_rendered(
+            "the OpenAPI document",
+            velocast_registry::api::openapi_json(),
+        ),
         Command::Migrate(args) => {
-            let config = match load(args.config.as_deref(), &Flags::default()) {
+            let config = match config_or_exit(RegistryConfig::load(
+                args.config.as_deref(),
+                &Flags::default(),
+            )) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            let runtime = match runtime() {
-                Ok(runtime) => runtime,
-                Err(code) => return code,
-            };
             init_logging(LogFormat::from_flag(config.json_logs));
-            match runtime.block_on(velocast_registry_store::Store::migrate(
-                config.database_url.expose(),
-            )) {
-                Ok(()) => {
-                    tracing::info!("migrations applied");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    tracing::error!(%error, "migrations failed");
-                    ExitCode::FAILURE
-                }
-            }
+            process::run("migrations", async {
+                velocast_registry_store::Store::migrate(config.database_url.expose()).await?;
+                tracing::info!("migrations applied");
+                Ok(())
+            })
         }
         Command::Serve(args) => {
             let flags = Flags {
                 bind: args.bind,
                 json_logs: args.json_logs,
             };
-            let config = match load(args.common.config.as_deref(), &flags) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            if args.check_config {
-                return match config.to_toml() {
-                    Ok(text) => {
-                        println!("{text}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(error) => {
-                        eprintln!("error: cannot render the configuration: {error}");
-                        ExitCode::FAILURE
-                    }
+            let config =
+                match config_or_exit(RegistryConfig::load(args.common.config.as_deref(), &flags)) {
+                    Ok(config) => config,
+                    Err(code) => return code,
                 };
+            if args.check_config {
+                return process::print_rendered("the configuration", config.to_toml());
             }
             init_logging(LogFormat::from_flag(config.json_logs));
-            let runtime = match runtime() {
-                Ok(runtime) => runtime,
-                Err(code) => return code,
-            };
-            let outcome = runtime.block_on(async {
+            process::run("registry", async {
                 let app = velocast_registry::build(&config).await?;
                 app.run(velocast_http::shutdown::signal()).await
-            });
-            match outcome {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "registry failed");
-                    ExitCode::FAILURE
-                }
-            }
+            })
         }
     }
 }

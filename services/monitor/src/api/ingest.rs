@@ -41,6 +41,21 @@ fn too_many(list: &'static str, count: usize, limit: u32) -> Result<(), ApiError
     Ok(())
 }
 
+/// A body that is not a batch at all is a 400 whatever was wrong with it: a 422 from these
+/// routes always carries the [`IngestReport`] of a batch that was read.
+fn not_a_batch(error: ApiError) -> ApiError {
+    let body = error.body();
+    let refused = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        &body.error_type,
+        body.error.clone(),
+    );
+    match &body.field {
+        Some(field) => refused.with_field(field.clone()),
+        None => refused,
+    }
+}
+
 fn answer(report: IngestReport) -> Response {
     let status = if report.rejected.is_empty() {
         StatusCode::OK
@@ -60,7 +75,7 @@ fn answer(report: IngestReport) -> Response {
     responses(
         (status = 200, description = "Every event stored (or already held)", body = IngestReport),
         (status = 422, description = "Some events refused; the rest stored", body = IngestReport),
-        (status = 400, description = "Not a batch", body = velocast_http::ErrorBody),
+        (status = 400, description = "Not a batch (malformed JSON, not an object, no `events` list, unknown keys)", body = velocast_http::ErrorBody),
         (status = 413, description = "Too many events", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:write"])))]
 pub async fn events(
@@ -68,7 +83,7 @@ pub async fn events(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Events { events } = parse_json(&body)?;
+    let Events { events } = parse_json(&body).map_err(not_a_batch)?;
     too_many("events", events.len(), state.settings.max_batch)?;
     let mut valid = Vec::with_capacity(events.len());
     let mut rejected: Vec<Rejected> = Vec::new();
@@ -119,7 +134,7 @@ pub async fn events(
     responses(
         (status = 200, description = "Every outcome stored (or already held)", body = IngestReport),
         (status = 422, description = "Some outcomes refused; the rest stored", body = IngestReport),
-        (status = 400, description = "Not a batch", body = velocast_http::ErrorBody),
+        (status = 400, description = "Not a batch (malformed JSON, not an object, no `outcomes` list, unknown keys)", body = velocast_http::ErrorBody),
         (status = 413, description = "Too many outcomes", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:write"])))]
 pub async fn outcomes(
@@ -127,7 +142,7 @@ pub async fn outcomes(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Outcomes { outcomes } = parse_json(&body)?;
+    let Outcomes { outcomes } = parse_json(&body).map_err(not_a_batch)?;
     too_many("outcomes", outcomes.len(), state.settings.max_batch)?;
     let mut valid = Vec::with_capacity(outcomes.len());
     let mut rejected = Vec::new();

@@ -1,8 +1,6 @@
 //! Routes for operators: liveness, readiness (the database answers and we are not draining),
 //! Prometheus metrics.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -39,34 +37,17 @@ pub async fn live() -> Json<Health> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    if state.lifecycle.is_draining() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "not_ready",
-                database: Some("draining"),
-            }),
-        );
-    }
-    let up = tokio::time::timeout(Duration::from_secs(1), state.store.ping())
-        .await
-        .unwrap_or(false);
-    state.metrics.database_up.set(i64::from(up));
-    if up {
-        (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready",
-                database: Some("up"),
-            }),
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "not_ready",
-                database: Some("down"),
-            }),
-        )
-    }
+    let (code, status, database) = velocast_http::service::database_readiness(
+        &state.lifecycle,
+        state.store.ping(),
+        &state.metrics.database_up,
+    )
+    .await;
+    (
+        code,
+        Json(Health {
+            status,
+            database: Some(database),
+        }),
+    )
 }

@@ -23,15 +23,17 @@ use crate::window::{self, AccuracyWindow, DriftWindow, QualityWindow, Window};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct WindowParams {
-    #[validate(length(min = 1, max = 64))]
-    #[param(min_length = 1, max_length = 64)]
+    /// A registered model's name.
+    #[param(pattern = r"^[a-z][a-z0-9_-]{0,63}$", min_length = 1, max_length = 64)]
     pub model: Option<String>,
     /// The model version whose reference to compare with (default: the version that answered
     /// most of the window).
     #[validate(range(min = 1))]
-    #[param(minimum = 1)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub version: Option<u32>,
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Whether `from` and `to` are answer times (`answered`, the default) or predicted hours
     /// (`predicted`: the station's wall-clock hours written as UTC, e.g.
@@ -63,8 +65,9 @@ impl WindowParams {
     responses(
         (status = 200, body = DriftWindow),
         (status = 400, description = "A bad window", body = velocast_http::ErrorBody),
-        (status = 404, description = "The version is not in the registry", body = velocast_http::ErrorBody),
-        (status = 422, description = "The window holds no events", body = velocast_http::ErrorBody),
+        (status = 404, description = "The window holds no events, or the version is not in the registry", body = velocast_http::ErrorBody),
+        (status = 409, description = "The version has no usable reference profile, or no training rows share the window's hours of the week", body = velocast_http::ErrorBody),
+        (status = 422, description = "The window holds more events than a report may read", body = velocast_http::ErrorBody),
         (status = 503, description = "The database or registry is unavailable", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:read"])))]
 pub async fn drift(
@@ -93,7 +96,7 @@ fn report_policy() -> String {
 #[utoipa::path(get, path = "/v1/drift/report", tag = "reports", params(WindowParams),
     responses(
         (status = 200, description = "The page", content_type = "text/html"),
-        (status = 422, description = "The window holds no events", body = velocast_http::ErrorBody)),
+        (status = 404, description = "The window holds no events", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:read"])))]
 pub async fn drift_page(
     _caller: Authorized<MonitorRead>,
@@ -135,7 +138,8 @@ pub async fn drift_page(
 /// showed, and the share of events refused at ingest.
 #[utoipa::path(get, path = "/v1/quality", tag = "reports", params(WindowParams),
     responses((status = 200, body = QualityWindow),
-        (status = 422, description = "The window holds no events", body = velocast_http::ErrorBody)),
+        (status = 404, description = "The window holds no events, or the version is not in the registry", body = velocast_http::ErrorBody),
+        (status = 409, description = "The version has no usable reference profile", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:read"])))]
 pub async fn quality(
     _caller: Authorized<MonitorRead>,

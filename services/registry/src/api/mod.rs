@@ -16,10 +16,8 @@ use axum::extract::DefaultBodyLimit;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
-use velocast_http::ApiError;
-use velocast_http::layers::{self, StandardLayers};
 use velocast_http::openapi::{BearerAuth, complete};
+use velocast_http::service::{self, RouterSettings};
 
 use crate::state::{AppState, Limits};
 
@@ -83,28 +81,15 @@ pub fn openapi_json() -> Result<String, serde_json::Error> {
     openapi().to_pretty_json()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
-}
-
 /// The registry's one router, with the standard layer order (`velocast_http::layers`).
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, operations) = documented_routes(state.limits);
-    let (api, document) = api.split_for_parts();
-    let (operations, operations_document) = operations.split_for_parts();
-    let document = complete(document, operations_document);
-    let api = layers::shed_load(api, state.limits.max_in_flight, state.http_metrics.clone());
-    let standard = StandardLayers {
+    let settings = RouterSettings {
         metrics: state.http_metrics.clone(),
         auth: state.auth.clone(),
+        max_in_flight: state.limits.max_in_flight,
+        max_body_bytes: state.limits.max_json_bytes,
         request_timeout,
     };
-    let routes = Router::new()
-        .merge(api)
-        .merge(operations)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(state.limits.max_json_bytes))
-        .with_state(state);
-    layers::apply(routes, standard)
+    service::assemble(api, operations, state, settings)
 }

@@ -1,8 +1,6 @@
 //! Routes for operators: liveness, readiness (the database answers and we are not draining),
 //! Prometheus metrics, and the API description.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,28 +29,16 @@ pub async fn live() -> Json<Health> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    if state.lifecycle.is_draining() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "not_ready".to_owned(),
-                database: Some("draining".to_owned()),
-            }),
-        );
-    }
-    let up = tokio::time::timeout(Duration::from_secs(1), state.store.ping())
-        .await
-        .unwrap_or(false);
-    state.metrics.database_up.set(i64::from(up));
-    let (status, text, database) = if up {
-        (StatusCode::OK, "ready", "up")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "down")
-    };
+    let (code, status, database) = velocast_http::service::database_readiness(
+        &state.lifecycle,
+        state.store.ping(),
+        &state.metrics.database_up,
+    )
+    .await;
     (
-        status,
+        code,
         Json(Health {
-            status: text.to_owned(),
+            status: status.to_owned(),
             database: Some(database.to_owned()),
         }),
     )
