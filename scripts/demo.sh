@@ -51,7 +51,7 @@ VELOCAST_TOKEN_FILE="$STATE/replay.token" "$BIN/velocast" monitor --monitor "$MO
   --from 2012-09-01T00:00:00Z --to 2012-10-01T00:00:00Z --html "$OUT/drift-2012-09.html"
 cat <<CURL
 
-Ask it yourself while it runs (\`make up\` serves registry and gateway until Ctrl-C; the token
+Ask it yourself while it runs (\`make up\` serves registry, monitor and gateway until Ctrl-C; the token
 below is valid for 2 hours):
 
 curl -s $GATEWAY/v1/predict \\

@@ -1,9 +1,12 @@
 """Checks every Kubernetes manifest in k8s/: it parses, and each workload has startup/readiness/
 liveness probes on its health routes, resource requests and a memory limit, and runs as a
 non-root user with a read-only root filesystem, no privilege escalation and no capabilities.
+Checks the Prometheus alerting rules in deploy/prometheus/: each alert has an expression, a
+severity and a summary, and every velocast_* metric it reads is one a service registers.
 Run by `make test` (`make manifests`); exits 1 naming every problem."""
 
 import pathlib
+import re
 import sys
 
 import yaml
@@ -51,7 +54,33 @@ for path in files:
                     path_ = container.get(probe, {}).get("httpGet", {}).get("path")
                     if path_ != route:
                         problems.append(f"{c}: {probe} must GET {route} (has {path_})")
+# Prometheus rules: well-formed, and reading only metrics the services export.
+repository = root.parent
+sources = "\n".join(p.read_text() for p in repository.glob("services/*/src/**/*.rs"))
+sources += "\n".join(p.read_text() for p in repository.glob("crates/*/src/**/*.rs"))
+rule_files = sorted((repository / "deploy" / "prometheus").glob("*.yaml"))
+alerts = 0
+for path in rule_files:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        problems.append(f"{path.name}: not YAML: {error}")
+        continue
+    for group in document.get("groups", []):
+        for rule in group.get("rules", []):
+            where = f"{path.name}: {rule.get('alert')}"
+            alerts += 1
+            for key in ("alert", "expr"):
+                if not rule.get(key):
+                    problems.append(f"{where}: missing {key}")
+            if rule.get("labels", {}).get("severity") not in ("info", "warning", "critical"):
+                problems.append(f"{where}: labels.severity must be info, warning or critical")
+            if not rule.get("annotations", {}).get("summary"):
+                problems.append(f"{where}: annotations.summary is required")
+            for metric in re.findall(r"velocast_[a-z_]+", rule.get("expr", "")):
+                if f'"{metric}"' not in sources:
+                    problems.append(f"{where}: no service registers {metric}")
 if problems:
     print("manifest problems:\n  " + "\n  ".join(problems))
     sys.exit(1)
-print(f"manifests: {len(files)} file(s) checked")
+print(f"manifests: {len(files)} file(s) checked; {alerts} alerting rule(s) in {len(rule_files)} file(s)")

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use velocast_http::metrics::HttpMetrics;
 use velocast_registry_client::RegistryClient;
 
+use crate::alerts::Alerter;
 use crate::api;
 use crate::config::MonitorConfig;
 use crate::error::MonitorError;
@@ -55,8 +56,10 @@ pub async fn build(config: &MonitorConfig) -> anyhow::Result<App> {
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
+    let alerter = Alerter::new(config.alerts.clone(), metrics.alerts.clone());
     let state = AppState {
         store,
+        alerter,
         references: References::new(client),
         http_metrics,
         metrics,
@@ -108,6 +111,14 @@ async fn tumbling_windows(state: AppState) {
         };
         let drift = window::drift(&state, &window, None, false).await;
         let accuracy = window::accuracy(&state, &window).await;
+        let quality = window::quality(&state, &window, None).await;
+        window::alert(
+            &state,
+            drift.as_ref().ok(),
+            quality.as_ref().ok(),
+            accuracy.as_ref().ok(),
+        )
+        .await;
         let outcome = match (&drift, &accuracy) {
             (Err(MonitorError::EmptyWindow { .. }), _) => "empty",
             (Err(error), _) | (_, Err(error)) => {

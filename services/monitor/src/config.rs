@@ -12,6 +12,8 @@ pub use velocast_config::ConfigError;
 use velocast_config::{Redacted, rules};
 pub use velocast_http::auth::AuthSettings;
 
+pub use crate::alerts::AlertSettings;
+
 pub const ENV_PREFIX: &str = "VELOCAST_MONITOR__";
 
 #[derive(Debug, Clone, Serialize, Deserialize, Validate)]
@@ -59,6 +61,9 @@ pub struct MonitorConfig {
     pub json_logs: bool,
     #[validate(nested)]
     pub auth: AuthSettings,
+    /// Rules and sinks (`[alerts]`, `[[alerts.rules]]`, `[alerts.webhook]`, `[alerts.email]`).
+    #[validate(nested)]
+    pub alerts: AlertSettings,
 }
 
 impl Default for MonitorConfig {
@@ -80,6 +85,10 @@ impl Default for MonitorConfig {
             shutdown_grace_seconds: 20,
             json_logs: false,
             auth: AuthSettings::default(),
+            alerts: AlertSettings {
+                cooldown_seconds: 3600,
+                ..AlertSettings::default()
+            },
         }
     }
 }
@@ -152,5 +161,40 @@ mod tests {
         }
         assert!(!error.contains("hunter2"), "{error}");
         assert!(!config.to_toml().unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn alert_rules_and_sinks_are_checked_at_start() {
+        let mut config = MonitorConfig::default();
+        config.auth.jwt_secret = Some(Redacted::new("k".repeat(32)));
+        config.alerts = toml::from_str(
+            r#"
+            [[rules]]
+            name = "slow"
+            when = { kind = "accuracy_degradation", above = -1.0 }
+            [webhook]
+            url = "ftp://hooks"
+            secret = "short"
+            [email]
+            smtp_host = "mail"
+            smtp_port = 25
+            from = "not an address"
+            to = ["ops@example.com"]
+            "#,
+        )
+        .unwrap();
+        let error = config.check().unwrap_err().to_string();
+        for expected in ["above", "webhook.url", "webhook.secret", "email.from"] {
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+        assert!(
+            !error.contains("short\""),
+            "the secret is not echoed: {error}"
+        );
+        // An unknown condition is refused when the file is read.
+        let unknown = toml::from_str::<AlertSettings>(
+            "[[rules]]\nname = \"x\"\nwhen = { kind = \"weather\" }\n",
+        );
+        assert!(unknown.is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! `reference` the registry; `window` ties them to a time range; `api` the routes.
 
 pub mod accuracy;
+pub mod alerts;
 pub mod analysis;
 pub mod api;
 mod app;

@@ -7,6 +7,7 @@ use velocast_http::auth::AuthConfig;
 use velocast_http::metrics::HttpMetrics;
 pub use velocast_http::shutdown::Lifecycle;
 
+use crate::alerts::Alerter;
 use crate::analysis::AccuracyReport;
 use crate::reference::References;
 use crate::store::MonitorStore;
@@ -14,6 +15,7 @@ use crate::store::MonitorStore;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: MonitorStore,
+    pub alerter: Alerter,
     pub references: References,
     pub http_metrics: HttpMetrics,
     pub metrics: MonitorMetrics,
@@ -73,6 +75,8 @@ pub struct MonitorMetrics {
     pub realized_mae: GaugeVec,
     pub degradation: GaugeVec,
     pub windows: IntCounterVec,
+    /// Alerts by rule, sink (log, webhook, email; `any` for suppressed) and outcome.
+    pub alerts: IntCounterVec,
 }
 
 impl MonitorMetrics {
@@ -130,6 +134,13 @@ impl MonitorMetrics {
             ),
             &["outcome"],
         )?;
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "velocast_monitor_alerts_total",
+                "Alerts by rule, sink and outcome (sent, failed, suppressed)",
+            ),
+            &["rule", "sink", "outcome"],
+        )?;
         for (kind, outcome) in [
             ("event", "stored"),
             ("event", "duplicate"),
@@ -151,6 +162,7 @@ impl MonitorMetrics {
         registry.register(Box::new(realized_mae.clone()))?;
         registry.register(Box::new(degradation.clone()))?;
         registry.register(Box::new(windows.clone()))?;
+        registry.register(Box::new(alerts.clone()))?;
         Ok(MonitorMetrics {
             database_up,
             ingested,
@@ -160,6 +172,7 @@ impl MonitorMetrics {
             realized_mae,
             degradation,
             windows,
+            alerts,
         })
     }
 

@@ -239,3 +239,19 @@ pub async fn accuracy(state: &AppState, window: &Window) -> Result<AccuracyWindo
         accuracy: report,
     })
 }
+
+/// Evaluates the configured alert rules on a window's reports and sends what is due.
+pub async fn alert(
+    state: &AppState,
+    drift: Option<&DriftWindow>,
+    quality: Option<&QualityWindow>,
+    accuracy: Option<&AccuracyWindow>,
+) -> crate::alerts::Dispatched {
+    let reports = crate::alerts::Reports {
+        drift,
+        quality,
+        accuracy,
+    };
+    let alerts = crate::alerts::evaluate(state.alerter.rules(), &reports);
+    state.alerter.dispatch(alerts).await
+}

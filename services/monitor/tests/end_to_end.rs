@@ -10,10 +10,16 @@
 #[path = "../../gateway/tests/common/mod.rs"]
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::Datelike;
 use common::{MODEL, SECRET, token};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex;
 use tokio::sync::oneshot;
 use velocast_auth::Scope;
 use velocast_config::Redacted;
@@ -50,6 +56,96 @@ impl Monitor {
         (&mut self.task).await.unwrap().unwrap();
     }
 }
+
+/// Webhook calls as received: signature header and body. The first call is answered 500, so
+/// the monitor's retry is exercised.
+/// A webhook call: its signature header and body.
+type Call = (String, Vec<u8>);
+
+#[derive(Clone, Default)]
+struct Hooks {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+async fn hook(State(hooks): State<Hooks>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut calls = hooks.calls.lock().await;
+    let signature = headers
+        .get("x-velocast-signature")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    calls.push((signature, body.to_vec()));
+    if calls.len() == 1 {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
+}
+
+async fn webhook_receiver() -> (String, Hooks) {
+    let hooks = Hooks::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(hooks.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hooks)
+}
+
+/// A minimal SMTP server (the external boundary): every message it is given, as text.
+async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let store = messages.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let (mut in_data, mut message) = (false, String::new());
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            store.lock().await.push(std::mem::take(&mut message));
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            message.push_str(&line);
+                            message.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-test\r\n250 OK\r\n",
+                        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                        "DATA" => {
+                            in_data = true;
+                            b"354 end with a dot\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"502 not implemented\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+const WEBHOOK_SECRET: &str = "webhook-secret-webhook-secret-webhook-secret";
 
 fn monitor_config(dir: &std::path::Path, registry: &str) -> MonitorConfig {
     let token_file = dir.join("monitor.token");
@@ -112,7 +208,34 @@ async fn realized_mae_and_drift_of_september_2012_through_gateway_and_monitor() 
         .await
         .unwrap();
 
-    let monitor = Monitor::start(&monitor_config(dir.path(), &registry.base)).await;
+    let (webhook, hooks) = webhook_receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
+    let mut config = monitor_config(dir.path(), &registry.base);
+    config.alerts = toml::from_str(&format!(
+        r#"
+        cooldown_seconds = 3600
+        [[rules]]
+        name = "month-drift"
+        when = {{ kind = "feature_drift", column = "mnth" }}
+        severity = "critical"
+        [[rules]]
+        name = "refusals"
+        when = {{ kind = "quality", metric = "rejected_share", above = 0.5 }}
+        [webhook]
+        url = "{webhook}"
+        secret = "{WEBHOOK_SECRET}"
+        max_retries = 2
+        [email]
+        smtp_host = "127.0.0.1"
+        smtp_port = {smtp_port}
+        security = "none"
+        from = "Velocast monitor <monitor@velocast.test>"
+        to = ["ops@velocast.test"]
+        "#
+    ))
+    .unwrap();
+    config.check().unwrap();
+    let monitor = Monitor::start(&config).await;
     let mut gateway_config = common::config(
         &registry.base,
         &dir.path().join("cache"),
@@ -287,6 +410,42 @@ async fn realized_mae_and_drift_of_september_2012_through_gateway_and_monitor() 
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // Alerts on September: the month drifts (critical), nothing was refused. Sent once to the
+    // log, the webhook (signed; its first attempt failed and was retried) and by e-mail.
+    let evaluate = || {
+        http.post(format!(
+            "{}/v1/alerts/evaluate?{september_window}",
+            monitor.base
+        ))
+        .bearer_auth(&writer)
+        .send()
+    };
+    let evaluation: serde_json::Value = evaluate().await.unwrap().json().await.unwrap();
+    let sent = evaluation["sent"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{evaluation}");
+    assert_eq!(sent[0]["rule"], "month-drift");
+    assert_eq!(sent[0]["severity"], "critical");
+    assert_eq!(sent[0]["details"]["column_name"], "mnth");
+    let calls = hooks.calls.lock().await.clone();
+    assert_eq!(calls.len(), 2, "one failed attempt, one retry");
+    for (signature, body) in &calls {
+        let expected =
+            velocast_monitor::alerts::signature(WEBHOOK_SECRET.as_bytes(), body).unwrap();
+        assert_eq!(signature, &expected);
+        let alert: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(alert["rule"], "month-drift");
+    }
+    let delivered = mails.lock().await.clone();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert!(delivered[0].contains("month-drift"), "{}", delivered[0]);
+    assert!(delivered[0].contains("ops@velocast.test"));
+    // The same alert again within the cooldown: suppressed, nothing more sent.
+    let again: serde_json::Value = evaluate().await.unwrap().json().await.unwrap();
+    assert_eq!(again["sent"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["suppressed"].as_array().unwrap().len(), 1);
+    assert_eq!(hooks.calls.lock().await.len(), 2);
+    assert_eq!(mails.lock().await.len(), 1);
 
     // The gauges carry the last verdicts.
     let metrics = http

@@ -24,6 +24,7 @@ use crate::state::AppState;
     tags(
         (name = "ingest", description = "Prediction events from the gateway, observed outcomes"),
         (name = "reports", description = "Drift, quality and accuracy of a window"),
+        (name = "alerts", description = "The configured alert rules, evaluated on demand"),
         (name = "operations", description = "Health and Prometheus metrics"),
     )
 )]
@@ -36,7 +37,8 @@ fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .routes(routes!(reports::drift))
         .routes(routes!(reports::drift_page))
         .routes(routes!(reports::quality))
-        .routes(routes!(reports::accuracy));
+        .routes(routes!(reports::accuracy))
+        .routes(routes!(reports::evaluate_alerts));
     let operations = OpenApiRouter::new()
         .routes(routes!(ops::live))
         .routes(routes!(ops::ready))

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use utoipa::IntoParams;
 use validator::Validate;
 use velocast_http::ApiError;
-use velocast_http::auth::{Authorized, MonitorRead};
+use velocast_http::auth::{Authorized, MonitorRead, MonitorWrite};
 use velocast_http::extract::ApiQuery;
 
 use crate::state::AppState;
@@ -172,4 +172,67 @@ pub async fn accuracy(
 ) -> Result<Json<AccuracyWindow>, ApiError> {
     let window = params.window(&state)?;
     Ok(Json(window::accuracy(&state, &window).await?))
+}
+
+/// A report, or why it could not be made (noted in `skipped`).
+fn kept<T>(
+    skipped: &mut Vec<String>,
+    name: &str,
+    result: Result<T, crate::error::MonitorError>,
+) -> Option<T> {
+    match result {
+        Ok(report) => Some(report),
+        Err(error) => {
+            skipped.push(format!("{name}: {error}"));
+            None
+        }
+    }
+}
+
+/// What an evaluation did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Evaluation {
+    #[serde(flatten)]
+    pub dispatched: crate::alerts::Dispatched,
+    /// Reports that could not be made for the window, and why (their rules were skipped).
+    pub skipped: Vec<String>,
+}
+
+/// Evaluate the alert rules on a window now (the tumbling windows do it on their own).
+///
+/// Alerts due are sent to every configured sink (log, webhook, e-mail); one sent within the
+/// cooldown is suppressed. Reports that cannot be made (no events, the registry away) skip
+/// their rules and say so.
+#[utoipa::path(post, path = "/v1/alerts/evaluate", tag = "alerts", params(WindowParams),
+    responses((status = 200, body = Evaluation),
+        (status = 400, description = "A bad window", body = velocast_http::ErrorBody)),
+    security(("bearer" = ["monitor:write"])))]
+pub async fn evaluate_alerts(
+    _caller: Authorized<MonitorWrite>,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<WindowParams>,
+) -> Result<Json<Evaluation>, ApiError> {
+    let window = params.window(&state)?;
+    let mut skipped = Vec::new();
+    let drift = kept(
+        &mut skipped,
+        "drift",
+        window::drift(&state, &window, params.version, params.seasonal).await,
+    );
+    let quality = kept(
+        &mut skipped,
+        "quality",
+        window::quality(&state, &window, params.version).await,
+    );
+    let accuracy = kept(
+        &mut skipped,
+        "accuracy",
+        window::accuracy(&state, &window).await,
+    );
+    let dispatched =
+        window::alert(&state, drift.as_ref(), quality.as_ref(), accuracy.as_ref()).await;
+    Ok(Json(Evaluation {
+        dispatched,
+        skipped,
+    }))
 }
