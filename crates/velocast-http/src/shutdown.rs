@@ -34,31 +34,41 @@ impl Lifecycle {
     }
 }
 
-/// Resolves when the process is asked to stop.
-pub async fn signal() {
-    let interrupt = async {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: a SIGTERM that arrives while a service is still starting (after its
+/// listener is bound, before it serves) asks it to drain instead of killing it. Call it inside
+/// the runtime.
+pub fn signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind};
+        let terminate = tokio::signal::unix::signal(SignalKind::terminate());
+        let interrupt = tokio::signal::unix::signal(SignalKind::interrupt());
+        async fn received(stream: std::io::Result<Signal>, name: &str) {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for {name}");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+        async move {
+            tokio::select! {
+                () = received(interrupt, "SIGINT") => tracing::info!("SIGINT: shutting down"),
+                () = received(terminate, "SIGTERM") => tracing::info!("SIGTERM: shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
+            tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
+        tracing::info!("Ctrl-C: shutting down");
     }
 }
 
