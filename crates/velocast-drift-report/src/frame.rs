@@ -215,35 +215,51 @@ struct Reading {
 /// Reads the reference and the current window from CSV files with a header row, typing each
 /// column over both (a column with text in either is text in both).
 pub fn read_csv_pair(reference: &Path, current: &Path) -> Result<(Frame, Frame), ReportError> {
-    let mut windows = [read_numbers(reference)?, read_numbers(current)?];
-    // Text columns are re-read below; their numbers so far are of no use.
-    let text_columns: BTreeSet<String> = windows
+    let [reference_readings, current_readings] = [read_numbers(reference)?, read_numbers(current)?];
+    let text_columns: BTreeSet<String> = reference_readings
         .iter()
-        .flatten()
+        .chain(&current_readings)
         .filter(|c| c.text)
         .map(|c| c.name.clone())
         .collect();
-    // Text columns are read again as text, and coded by the sorted union of both windows'
-    // labels.
-    let mut texts: Vec<HashMap<String, Vec<String>>> = Vec::new();
-    for path in [reference, current] {
-        texts.push(read_texts(path, &text_columns)?);
-    }
-    let mut frames = Vec::with_capacity(2);
-    for (readings, text) in windows.iter_mut().zip(&texts) {
-        let mut columns = Vec::with_capacity(readings.len());
-        for reading in readings.drain(..) {
-            let (data, storage) = if text_columns.contains(&reading.name) {
-                let labels: Arc<[String]> = texts
-                    .iter()
-                    .filter_map(|t| t.get(&reading.name))
-                    .flatten()
-                    .filter(|cell| !MISSING.contains(&cell.as_str()))
-                    .cloned()
-                    .collect::<BTreeSet<String>>()
-                    .into_iter()
-                    .collect();
-                let cells = text.get(&reading.name).map_or(&[][..], Vec::as_slice);
+    // Text columns are read again as text (their numbers so far are of no use), and coded by
+    // the sorted union of both windows' labels.
+    let texts = [
+        read_texts(reference, &text_columns)?,
+        read_texts(current, &text_columns)?,
+    ];
+    let labels: HashMap<&String, Arc<[String]>> = text_columns
+        .iter()
+        .map(|name| {
+            let union: Arc<[String]> = texts
+                .iter()
+                .filter_map(|t| t.get(name))
+                .flatten()
+                .filter(|cell| !MISSING.contains(&cell.as_str()))
+                .cloned()
+                .collect::<BTreeSet<String>>()
+                .into_iter()
+                .collect();
+            (name, union)
+        })
+        .collect();
+    let [reference_texts, current_texts] = &texts;
+    Ok((
+        frame(reference_readings, reference_texts, &labels)?,
+        frame(current_readings, current_texts, &labels)?,
+    ))
+}
+
+/// A window's frame: numeric columns as read, text columns coded by the shared `labels`.
+fn frame(
+    readings: Vec<Reading>,
+    texts: &HashMap<String, Vec<String>>,
+    labels: &HashMap<&String, Arc<[String]>>,
+) -> Result<Frame, ReportError> {
+    let mut columns = Vec::with_capacity(readings.len());
+    for reading in readings {
+        let (data, storage) = match (labels.get(&reading.name), texts.get(&reading.name)) {
+            (Some(labels), Some(cells)) => {
                 let mut codes = ColumnBuilder::new();
                 for cell in cells {
                     codes.push(match labels.binary_search(cell) {
@@ -251,23 +267,18 @@ pub fn read_csv_pair(reference: &Path, current: &Path) -> Result<(Frame, Frame),
                         Err(_) => f64::NAN,
                     });
                 }
-                (codes.finish(), Storage::Labels(labels))
-            } else if reading.integer {
-                (reading.values.finish(), Storage::Integer)
-            } else {
-                (reading.values.finish(), Storage::Float)
-            };
-            columns.push(FrameColumn {
-                name: reading.name,
-                data,
-                storage,
-            });
-        }
-        frames.push(Frame::from_columns(columns)?);
+                (codes.finish(), Storage::Labels(labels.clone()))
+            }
+            _ if reading.integer => (reading.values.finish(), Storage::Integer),
+            _ => (reading.values.finish(), Storage::Float),
+        };
+        columns.push(FrameColumn {
+            name: reading.name,
+            data,
+            storage,
+        });
     }
-    let current = frames.pop().unwrap_or_default();
-    let reference = frames.pop().unwrap_or_default();
-    Ok((reference, current))
+    Frame::from_columns(columns)
 }
 
 fn csv_error(path: &Path, source: csv::Error) -> ReportError {
@@ -329,7 +340,14 @@ fn read_numbers(path: &Path) -> Result<Vec<Reading>, ReportError> {
             if column.text {
                 continue;
             }
-            let cell = std::str::from_utf8(cell).unwrap_or("\u{fffd}").trim();
+            let Ok(cell) = std::str::from_utf8(cell) else {
+                return Err(ReportError::NotUtf8 {
+                    path: path.display().to_string(),
+                    line: record.position().map_or(0, |p| p.line()),
+                    column: column.name.clone(),
+                });
+            };
+            let cell = cell.trim();
             if MISSING.contains(&cell) {
                 column.integer = false;
                 column.values.push(f64::NAN);
@@ -365,11 +383,14 @@ fn read_texts(
         .read_record(&mut record)
         .map_err(|source| csv_error(path, source))?
     {
+        // Every row's width was checked when the file was read for numbers.
         for &(position, name) in &positions {
-            texts
-                .entry(name.clone())
-                .or_insert_with(Vec::new)
-                .push(record.get(position).unwrap_or("").trim().to_owned());
+            if let Some(cell) = record.get(position) {
+                texts
+                    .entry(name.clone())
+                    .or_insert_with(Vec::new)
+                    .push(cell.trim().to_owned());
+            }
         }
     }
     Ok(texts)

@@ -18,6 +18,12 @@ use velocast_drift::DriftError;
 pub enum ReportError {
     #[error("{path}: {source}")]
     Csv { path: String, source: csv::Error },
+    #[error("{path}: line {line}, column `{column}` is not UTF-8 text")]
+    NotUtf8 {
+        path: String,
+        line: u64,
+        column: String,
+    },
     #[error("{path}: column `{column}` appears twice in the header")]
     DuplicateColumn { path: String, column: String },
     #[error("{path}: line {line} has {fields} fields, the header {expected}")]

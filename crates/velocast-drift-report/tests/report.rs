@@ -299,6 +299,13 @@ fn bad_inputs_are_refused_naming_what_is_wrong() {
         read_csv_pair(&twice, &good),
         Err(ReportError::DuplicateColumn { .. })
     ));
+    // A cell that is not UTF-8 names its line and column.
+    let binary = dir.path().join("binary.csv");
+    std::fs::write(&binary, b"a,b\n1,2\n3,\xff\xfe\n").unwrap();
+    assert!(matches!(
+        read_csv_pair(&good, &binary),
+        Err(ReportError::NotUtf8 { line: 3, column, .. }) if column == "b"
+    ));
     // A file that is not there.
     assert!(matches!(
         read_csv_pair(&dir.path().join("absent.csv"), &good),
