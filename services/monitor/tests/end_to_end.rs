@@ -145,6 +145,56 @@ async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, messages)
 }
 
+/// Serves `html` with `policy` as its Content-Security-Policy from a local server (Chromium
+/// cannot send the monitor a bearer token), opens it in Debian's headless Chromium, and returns
+/// the rendered DOM and every console line Chromium logged.
+async fn render_under_policy(html: String, policy: String) -> (String, Vec<String>) {
+    let app = axum::Router::new().route(
+        "/report",
+        axum::routing::get(move || {
+            let (html, policy) = (html.clone(), policy.clone());
+            async move {
+                (
+                    [
+                        ("content-type", "text/html; charset=utf-8".to_owned()),
+                        ("content-security-policy", policy),
+                    ],
+                    html,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/report", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // A blocking child process, off the async workers that serve the page.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("chromium: {e} (run `make setup` to install it)"));
+    let console = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .map(str::to_owned)
+        .collect();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        console,
+    )
+}
+
 const WEBHOOK_SECRET: &str = "webhook-secret-webhook-secret-webhook-secret";
 
 fn monitor_config(dir: &std::path::Path, registry: &str) -> MonitorConfig {
@@ -394,6 +444,11 @@ async fn realized_mae_and_drift_of_september_2012_through_gateway_and_monitor() 
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("weekday") && !html.contains("<script"));
+    // Chromium renders it under that very policy without a console message (a style the
+    // policy's hash did not allow would be one).
+    let (dom, console) = render_under_policy(html, policy).await;
+    assert!(console.is_empty(), "{console:?}");
+    assert!(dom.contains("Data drift") && dom.contains("<svg"), "{dom}");
 
     // Reports need `monitor:read`; ingest needs `monitor:write`.
     let refused = http
