@@ -56,3 +56,28 @@ where
         }
     }
 }
+
+/// The arguments every service's `migrate` takes.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// TOML configuration file (under environment variables and flags).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// The arguments of `serve` for a service configured by file, environment and these flags
+/// alone (the registry, the monitor).
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on (port 0: any free port; the bound address is logged).
+    #[arg(long)]
+    pub bind: Option<std::net::SocketAddr>,
+    /// Print the resolved configuration (secrets redacted) and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// JSON log lines even on a terminal.
+    #[arg(long)]
+    pub json_logs: bool,
+}

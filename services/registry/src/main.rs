@@ -1,13 +1,11 @@
 //! `velocast-registry`: `serve` the registry or apply its `migrate`ions. Exit codes: 0 clean
 //! shutdown, 2 bad configuration or usage, 1 runtime failure.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use velocast_registry::{Flags, RegistryConfig};
-use velocast_telemetry::process::{self, config_or_exit};
+use velocast_telemetry::process::{self, CommonArgs, ServeArgs, config_or_exit};
 use velocast_telemetry::{LogFormat, init_logging};
 
 #[derive(Debug, Parser)]
@@ -29,28 +27,6 @@ enum Command {
     Migrate(CommonArgs),
     /// Print the OpenAPI document.
     Openapi,
-}
-
-#[derive(Debug, clap::Args)]
-struct CommonArgs {
-    /// TOML configuration file (under environment variables and flags).
-    #[arg(long)]
-    config: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Address to listen on (port 0: any free port; the bound address is logged).
-    #[arg(long)]
-    bind: Option<SocketAddr>,
-    /// Print the resolved configuration (secrets redacted) and exit.
-    #[arg(long)]
-    check_config: bool,
-    /// JSON log lines even on a terminal.
-    #[arg(long)]
-    json_logs: bool,
 }
 
 fn main() -> ExitCode {
