@@ -109,9 +109,14 @@ async fn tumbling_windows(state: AppState) {
                 continue;
             }
         };
-        let drift = window::drift(&state, &window, None, false).await;
-        let accuracy = window::accuracy(&state, &window).await;
-        let quality = window::quality(&state, &window, None).await;
+        let (drift, quality, accuracy) = match window::reports(&state, &window, None, false).await {
+            Ok(reports) => reports,
+            Err(error) => {
+                tracing::warn!(%error, model = %window.model, "window not read");
+                state.metrics.windows.with_label_values(&["failed"]).inc();
+                continue;
+            }
+        };
         window::alert(
             &state,
             drift.as_ref().ok(),

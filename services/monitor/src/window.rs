@@ -137,12 +137,22 @@ pub async fn drift(
     version: Option<u32>,
     seasonal: bool,
 ) -> Result<DriftWindow, MonitorError> {
-    let events = window.load(state).await?;
+    drift_of(state, window, &window.load(state).await?, version, seasonal).await
+}
+
+/// [`drift`] of events already loaded.
+pub async fn drift_of(
+    state: &AppState,
+    window: &Window,
+    events: &[WindowEvent],
+    version: Option<u32>,
+    seasonal: bool,
+) -> Result<DriftWindow, MonitorError> {
     let empty = || MonitorError::EmptyWindow {
         model: window.model.clone(),
         version,
     };
-    let version = pick_version(&events, version).ok_or_else(empty)?;
+    let version = pick_version(events, version).ok_or_else(empty)?;
     let of_version: Vec<&WindowEvent> = events.iter().filter(|e| e.version == version).collect();
     if of_version.is_empty() {
         return Err(empty());
@@ -183,8 +193,17 @@ pub async fn quality(
     window: &Window,
     version: Option<u32>,
 ) -> Result<QualityWindow, MonitorError> {
-    let events = window.load(state).await?;
-    let version = pick_version(&events, version).ok_or_else(|| MonitorError::EmptyWindow {
+    quality_of(state, window, &window.load(state).await?, version).await
+}
+
+/// [`quality`] of events already loaded.
+pub async fn quality_of(
+    state: &AppState,
+    window: &Window,
+    events: &[WindowEvent],
+    version: Option<u32>,
+) -> Result<QualityWindow, MonitorError> {
+    let version = pick_version(events, version).ok_or_else(|| MonitorError::EmptyWindow {
         model: window.model.clone(),
         version,
     })?;
@@ -211,7 +230,15 @@ pub struct AccuracyWindow {
 }
 
 pub async fn accuracy(state: &AppState, window: &Window) -> Result<AccuracyWindow, MonitorError> {
-    let events = window.load(state).await?;
+    accuracy_of(state, window, &window.load(state).await?).await
+}
+
+/// [`accuracy`] of events already loaded.
+pub async fn accuracy_of(
+    state: &AppState,
+    window: &Window,
+    events: &[WindowEvent],
+) -> Result<AccuracyWindow, MonitorError> {
     let mut holdout = BTreeMap::new();
     let versions: std::collections::BTreeSet<u32> = events
         .iter()
@@ -230,7 +257,7 @@ pub async fn accuracy(state: &AppState, window: &Window) -> Result<AccuracyWindo
         };
         holdout.insert(version, known);
     }
-    let report = analysis::accuracy(&events, &holdout);
+    let report = analysis::accuracy(events, &holdout);
     state.metrics.record_accuracy(&window.model, &report);
     Ok(AccuracyWindow {
         model: window.model.clone(),
@@ -238,6 +265,29 @@ pub async fn accuracy(state: &AppState, window: &Window) -> Result<AccuracyWindo
         to: format_time(window.to_ms),
         accuracy: report,
     })
+}
+
+/// The three reports of a window from one read of its events; each report's error is kept
+/// for the caller to log or return.
+pub async fn reports(
+    state: &AppState,
+    window: &Window,
+    version: Option<u32>,
+    seasonal: bool,
+) -> Result<
+    (
+        Result<DriftWindow, MonitorError>,
+        Result<QualityWindow, MonitorError>,
+        Result<AccuracyWindow, MonitorError>,
+    ),
+    MonitorError,
+> {
+    let events = window.load(state).await?;
+    Ok((
+        drift_of(state, window, &events, version, seasonal).await,
+        quality_of(state, window, &events, version).await,
+        accuracy_of(state, window, &events).await,
+    ))
 }
 
 /// Evaluates the configured alert rules on a window's reports and sends what is due.

@@ -205,7 +205,8 @@ pub struct Evaluation {
 /// their rules and say so.
 #[utoipa::path(post, path = "/v1/alerts/evaluate", tag = "alerts", params(WindowParams),
     responses((status = 200, body = Evaluation),
-        (status = 400, description = "A bad window", body = velocast_http::ErrorBody)),
+        (status = 400, description = "A bad window", body = velocast_http::ErrorBody),
+        (status = 422, description = "The window holds more events than a report may read", body = velocast_http::ErrorBody)),
     security(("bearer" = ["monitor:write"])))]
 pub async fn evaluate_alerts(
     _caller: Authorized<MonitorWrite>,
@@ -213,22 +214,12 @@ pub async fn evaluate_alerts(
     ApiQuery(params): ApiQuery<WindowParams>,
 ) -> Result<Json<Evaluation>, ApiError> {
     let window = params.window(&state)?;
+    let (drift, quality, accuracy) =
+        window::reports(&state, &window, params.version, params.seasonal).await?;
     let mut skipped = Vec::new();
-    let drift = kept(
-        &mut skipped,
-        "drift",
-        window::drift(&state, &window, params.version, params.seasonal).await,
-    );
-    let quality = kept(
-        &mut skipped,
-        "quality",
-        window::quality(&state, &window, params.version).await,
-    );
-    let accuracy = kept(
-        &mut skipped,
-        "accuracy",
-        window::accuracy(&state, &window).await,
-    );
+    let drift = kept(&mut skipped, "drift", drift);
+    let quality = kept(&mut skipped, "quality", quality);
+    let accuracy = kept(&mut skipped, "accuracy", accuracy);
     let dispatched =
         window::alert(&state, drift.as_ref(), quality.as_ref(), accuracy.as_ref()).await;
     Ok(Json(Evaluation {
