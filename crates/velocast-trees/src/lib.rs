@@ -8,6 +8,8 @@ pub mod binning;
 pub mod gbdt;
 pub mod model;
 pub mod ridge;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use gbdt::{FitError, GbdtParams, Objective, fit, fit_with};
 pub use model::{Blend, Ensemble, Link, Matrix, Member, Node, Tree};
