@@ -32,6 +32,8 @@ pub enum CompileError {
     },
     #[error("the model has {nodes} nodes, more than the evaluator indexes ({max})")]
     TooLarge { nodes: usize, max: usize },
+    #[error("the model takes {features} features, more than the evaluator indexes ({max})")]
+    TooWide { features: usize, max: usize },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -40,13 +42,44 @@ pub enum ScoreError {
     Shape { n_features: usize, got: usize },
 }
 
+/// Eight bytes: the threshold, and the feature (low 8 bits) with the left child's index (high
+/// 24 bits; the right child is the next node; a leaf's is its own index − 1).
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 struct FlatNode {
-    feature: u32,
     threshold: f32,
-    /// The left child; the right one is the next node. For a leaf, its own index − 1.
-    children: u32,
+    packed: u32,
+}
+
+impl FlatNode {
+    const FEATURE_BITS: u32 = 8;
+    /// Features and node indices the packing holds.
+    const MAX_FEATURES: usize = 1 << Self::FEATURE_BITS;
+    const MAX_NODES: usize = 1 << (32 - Self::FEATURE_BITS);
+
+    fn new(feature: u32, threshold: f32, children: usize) -> FlatNode {
+        FlatNode {
+            threshold,
+            packed: feature | ((children as u32) << Self::FEATURE_BITS),
+        }
+    }
+
+    fn leaf(slot: usize) -> FlatNode {
+        FlatNode::new(0, f32::NAN, slot - 1)
+    }
+
+    /// A `u8`, so indexing a `[f32; 256]` with it needs no bounds check.
+    #[inline(always)]
+    fn feature(self) -> u8 {
+        (self.packed & ((1 << Self::FEATURE_BITS) - 1)) as u8
+    }
+
+    /// The child a value goes to: left when `value < threshold`, right otherwise (NaN too).
+    #[inline(always)]
+    fn next(self, value: f32) -> usize {
+        let goes_left = value < self.threshold;
+        (self.packed >> Self::FEATURE_BITS) as usize + usize::from(!goes_left)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,8 +105,24 @@ pub struct CompiledBlend {
     members: Vec<CompiledMember>,
 }
 
-/// Rows walked through a tree together.
-const BLOCK: usize = 8;
+/// Rows walked through one tree together (batches), and trees walked for one row together
+/// (single rows): independent chains of loads the processor overlaps.
+const BLOCK: usize = 16;
+const LANES: usize = 16;
+
+/// A row copied into a fixed-width array (`W` = 16 for models of up to 16 features, one cache
+/// line; 256 above): indexing it with `feature % W` needs no bounds check, and since every
+/// compiled split's feature is below the model's width, `% W` never changes it. The padding is
+/// never read.
+fn widen<const W: usize>(row: &[f32]) -> [f32; W] {
+    let mut wide = [f32::NAN; W];
+    wide[..row.len()].copy_from_slice(row);
+    wide
+}
+
+/// Widths the scoring loops are compiled for.
+const NARROW: usize = 16;
+const WIDE: usize = FlatNode::MAX_FEATURES;
 
 impl CompiledBlend {
     /// Compiles `blend` for rows of `n_features` values. Every split must name a feature below
@@ -82,14 +131,16 @@ impl CompiledBlend {
         if blend.members.is_empty() {
             return Err(CompileError::Empty);
         }
+        if n_features > FlatNode::MAX_FEATURES {
+            return Err(CompileError::TooWide {
+                features: n_features,
+                max: FlatNode::MAX_FEATURES,
+            });
+        }
         let mut compiled = CompiledBlend {
             n_features,
             // A placeholder at index 0 keeps every leaf's `index − 1` in range.
-            nodes: vec![FlatNode {
-                feature: 0,
-                threshold: f32::NAN,
-                children: 0,
-            }],
+            nodes: vec![FlatNode::new(0, f32::NAN, 0)],
             leaf_values: vec![0.0],
             trees: Vec::new(),
             members: Vec::with_capacity(blend.members.len()),
@@ -111,7 +162,7 @@ impl CompiledBlend {
                 trees: first..compiled.trees.len(),
             });
         }
-        let max = u32::MAX as usize / 2;
+        let max = FlatNode::MAX_NODES - 1;
         if compiled.nodes.len() > max {
             return Err(CompileError::TooLarge {
                 nodes: compiled.nodes.len(),
@@ -142,11 +193,7 @@ impl CompiledBlend {
             depth = depth.max(level);
             match *node {
                 Node::Leaf { value, .. } => {
-                    self.nodes[slot] = FlatNode {
-                        feature: 0,
-                        threshold: f32::NAN,
-                        children: (slot - 1) as u32,
-                    };
+                    self.nodes[slot] = FlatNode::leaf(slot);
                     self.leaf_values[slot] = value;
                 }
                 Node::Split {
@@ -166,11 +213,13 @@ impl CompiledBlend {
                     }
                     let children = self.nodes.len();
                     self.reserve_slots(2);
-                    self.nodes[slot] = FlatNode {
-                        feature,
-                        threshold,
-                        children: children as u32,
-                    };
+                    if children + 1 >= FlatNode::MAX_NODES {
+                        return Err(format!(
+                            "the model outgrows the evaluator's {} nodes",
+                            FlatNode::MAX_NODES
+                        ));
+                    }
+                    self.nodes[slot] = FlatNode::new(feature, threshold, children);
                     pending.push_back((left as usize, children, level + 1));
                     pending.push_back((right as usize, children + 1, level + 1));
                 }
@@ -184,11 +233,7 @@ impl CompiledBlend {
     }
 
     fn reserve_slots(&mut self, count: usize) {
-        let placeholder = FlatNode {
-            feature: 0,
-            threshold: f32::NAN,
-            children: 0,
-        };
+        let placeholder = FlatNode::new(0, f32::NAN, 0);
         self.nodes.extend(std::iter::repeat_n(placeholder, count));
         self.leaf_values.extend(std::iter::repeat_n(0.0, count));
     }
@@ -219,17 +264,8 @@ impl CompiledBlend {
         let mut blended = vec![0.0_f64; rows];
         let mut scores = vec![0.0_f64; rows];
         for member in &self.members {
-            scores.iter_mut().for_each(|s| *s = 0.0);
             let trees = &self.trees[member.trees.clone()];
-            for (block, sums) in features.chunks(n * BLOCK).zip(scores.chunks_mut(BLOCK)) {
-                if sums.len() == BLOCK {
-                    self.score_block(trees, block, sums);
-                } else {
-                    for (row, sum) in block.chunks_exact(n).zip(sums.iter_mut()) {
-                        *sum = self.score_row(trees, row);
-                    }
-                }
-            }
+            self.score_into(trees, features, &mut scores);
             for (total, score) in blended.iter_mut().zip(&scores) {
                 // The exported graph hands each ensemble's score to its link in f32.
                 let score = f64::from(*score as f32);
@@ -243,59 +279,92 @@ impl CompiledBlend {
     /// attribute.
     pub fn member_scores(&self, member: usize, features: &[f32]) -> Option<Vec<f64>> {
         let member = self.members.get(member)?;
-        let trees = &self.trees[member.trees.clone()];
-        Some(
-            features
-                .chunks_exact(self.n_features)
-                .map(|row| self.score_row(trees, row))
-                .collect(),
-        )
+        if self.n_features == 0 || !features.len().is_multiple_of(self.n_features) {
+            return None;
+        }
+        let mut scores = vec![0.0; features.len() / self.n_features];
+        self.score_into(&self.trees[member.trees.clone()], features, &mut scores);
+        Some(scores)
     }
 
-    /// The child a value goes to: left when `value < threshold`, right otherwise (NaN too).
-    #[inline(always)]
-    fn next(node: FlatNode, value: f32) -> usize {
-        let goes_left = value < node.threshold;
-        node.children as usize + usize::from(!goes_left)
+    /// Sums `trees` for every row into `scores` (overwritten).
+    fn score_into(&self, trees: &[FlatTree], features: &[f32], scores: &mut [f64]) {
+        if self.n_features <= NARROW {
+            self.score_rows::<NARROW>(trees, features, scores);
+        } else {
+            self.score_rows::<WIDE>(trees, features, scores);
+        }
+    }
+
+    /// A batch goes tree by tree (the tree stays in L1 while every row passes through it),
+    /// `BLOCK` rows at a time; fewer rows than a block go row by row, `LANES` trees at a time.
+    fn score_rows<const W: usize>(&self, trees: &[FlatTree], features: &[f32], scores: &mut [f64]) {
+        let n = self.n_features;
+        let rows: Vec<[f32; W]> = features.chunks_exact(n).map(widen::<W>).collect();
+        if rows.len() < BLOCK {
+            for (row, score) in rows.iter().zip(scores.iter_mut()) {
+                *score = self.score_row(trees, row);
+            }
+            return;
+        }
+        scores.fill(0.0);
+        let full = rows.len() / BLOCK * BLOCK;
+        let (blocks, rest) = rows.split_at(full);
+        let (block_scores, rest_scores) = scores.split_at_mut(full);
+        for tree in trees {
+            for (block, sums) in blocks
+                .chunks_exact(BLOCK)
+                .zip(block_scores.chunks_exact_mut(BLOCK))
+            {
+                let mut index = [tree.root as usize; BLOCK];
+                for _ in 0..tree.depth {
+                    for (row, at) in block.iter().zip(index.iter_mut()) {
+                        let node = self.nodes[*at];
+                        *at = node.next(row[usize::from(node.feature()) % W]);
+                    }
+                }
+                for (sum, at) in sums.iter_mut().zip(index) {
+                    *sum += f64::from(self.leaf_values[at]);
+                }
+            }
+            for (row, sum) in rest.iter().zip(rest_scores.iter_mut()) {
+                *sum += f64::from(self.leaf_values[self.leaf_of(*tree, row)]);
+            }
+        }
     }
 
     #[inline]
-    fn leaf_of(&self, tree: FlatTree, row: &[f32]) -> usize {
+    fn leaf_of<const W: usize>(&self, tree: FlatTree, row: &[f32; W]) -> usize {
         let mut index = tree.root as usize;
         for _ in 0..tree.depth {
             let node = self.nodes[index];
-            let value = row[node.feature as usize];
-            index = Self::next(node, value);
+            index = node.next(row[usize::from(node.feature()) % W]);
         }
         index
     }
 
-    fn score_row(&self, trees: &[FlatTree], row: &[f32]) -> f64 {
-        trees
-            .iter()
-            .map(|tree| f64::from(self.leaf_values[self.leaf_of(*tree, row)]))
-            .sum()
-    }
-
-    /// `BLOCK` rows through every tree, their walks interleaved.
-    fn score_block(&self, trees: &[FlatTree], block: &[f32], sums: &mut [f64]) {
-        let n = self.n_features;
-        let rows: [&[f32]; BLOCK] = std::array::from_fn(|r| &block[r * n..(r + 1) * n]);
-        let mut acc = [0.0_f64; BLOCK];
-        for tree in trees {
-            let mut index = [tree.root as usize; BLOCK];
-            for _ in 0..tree.depth {
-                for lane in 0..BLOCK {
-                    let node = self.nodes[index[lane]];
-                    let value = rows[lane][node.feature as usize];
-                    index[lane] = Self::next(node, value);
+    /// One row through every tree, `LANES` trees at a time (a group walks as deep as its
+    /// deepest tree; a finished tree's leaf leads to itself).
+    fn score_row<const W: usize>(&self, trees: &[FlatTree], row: &[f32; W]) -> f64 {
+        let mut sum = 0.0;
+        let mut groups = trees.chunks_exact(LANES);
+        for group in &mut groups {
+            let mut index: [usize; LANES] = std::array::from_fn(|lane| group[lane].root as usize);
+            let depth = group.iter().map(|t| t.depth).max().unwrap_or(0);
+            for _ in 0..depth {
+                for at in &mut index {
+                    let node = self.nodes[*at];
+                    *at = node.next(row[usize::from(node.feature()) % W]);
                 }
             }
-            for lane in 0..BLOCK {
-                acc[lane] += f64::from(self.leaf_values[index[lane]]);
+            for at in index {
+                sum += f64::from(self.leaf_values[at]);
             }
         }
-        sums.copy_from_slice(&acc);
+        for tree in groups.remainder() {
+            sum += f64::from(self.leaf_values[self.leaf_of(*tree, row)]);
+        }
+        sum
     }
 }
 

@@ -113,10 +113,12 @@ pub fn model_proto(blend: &Blend, options: &ExportOptions) -> ModelProto {
         metadata_props: options
             .metadata
             .iter()
-            .map(|(key, value)| StringStringEntryProto {
-                key: key.clone(),
-                value: value.clone(),
-            })
+            .cloned()
+            .chain(
+                crate::covers::encode(blend)
+                    .map(|covers| (crate::covers::NODE_COVERS_KEY.to_owned(), covers)),
+            )
+            .map(|(key, value)| StringStringEntryProto { key, value })
             .collect(),
     }
 }

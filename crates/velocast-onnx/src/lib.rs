@@ -4,6 +4,7 @@
 //! specification's field numbers; [`export`] writes a [`velocast_trees::Blend`] as an
 //! `ai.onnx.ml` opset-5 `TreeEnsemble` graph; [`read`] decodes one back.
 
+pub mod covers;
 pub mod export;
 pub mod proto;
 pub mod read;

@@ -33,6 +33,8 @@ pub enum ReadError {
     Unsupported { node: String, what: String },
     #[error("the graph does not have the shape Velocast exports: {0}")]
     Shape(String),
+    #[error("metadata `{key}` is malformed: {problem}")]
+    Metadata { key: &'static str, problem: String },
 }
 
 /// What a model file says about itself.
@@ -44,6 +46,9 @@ pub struct ModelInfo {
     pub n_features: Option<i64>,
     pub metadata: HashMap<String, String>,
     pub blend: Blend,
+    /// Training rows per node (member → tree → node), when the file carries them: what
+    /// path-dependent explanations weigh paths by.
+    pub covers: Option<Vec<Vec<Vec<f64>>>>,
 }
 
 pub fn decode(bytes: &[u8]) -> Result<ModelProto, ReadError> {
@@ -136,16 +141,23 @@ pub fn read(bytes: &[u8]) -> Result<ModelInfo, ReadError> {
     if members.is_empty() {
         return Err(ReadError::Shape("no TreeEnsemble node".into()));
     }
+    let metadata: HashMap<String, String> = model
+        .metadata_props
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    let blend = Blend { members };
+    let covers = metadata
+        .get(crate::covers::NODE_COVERS_KEY)
+        .map(|text| crate::covers::decode(text, &blend))
+        .transpose()?;
     Ok(ModelInfo {
         input_name: input.name.clone(),
         output_name: output.name.clone(),
         n_features,
-        metadata: model
-            .metadata_props
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone()))
-            .collect(),
-        blend: Blend { members },
+        metadata,
+        blend,
+        covers,
     })
 }
 

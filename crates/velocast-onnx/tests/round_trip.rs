@@ -118,3 +118,96 @@ fn garbage_is_a_typed_error() {
     ));
     assert_eq!(read(&[]).unwrap_err(), ReadError::NoGraph);
 }
+
+/// Training rows per node in the original's own node order.
+fn counts(blend: &Blend) -> Vec<Vec<Vec<f64>>> {
+    blend
+        .members
+        .iter()
+        .map(|m| {
+            m.ensemble
+                .trees
+                .iter()
+                .map(|t| {
+                    t.nodes
+                        .iter()
+                        .map(|n| match n {
+                            velocast_trees::Node::Split { count, .. }
+                            | velocast_trees::Node::Leaf { count, .. } => f64::from(*count),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn node_covers_travel_in_the_metadata_and_land_on_their_nodes() {
+    let original = blend();
+    let info = read(&export(&original, &options())).unwrap();
+    let covers = info.covers.expect("a trained blend carries its covers");
+    // The read trees are renumbered (pre-order), so compare node by node along each walk:
+    // every node of the read tree has the cover of the node it came from.
+    let want = counts(&original);
+    for (m, (read_member, original_member)) in
+        info.blend.members.iter().zip(&original.members).enumerate()
+    {
+        for (t, (read_tree, original_tree)) in read_member
+            .ensemble
+            .trees
+            .iter()
+            .zip(&original_member.ensemble.trees)
+            .enumerate()
+        {
+            let mut pairs = vec![(0usize, 0usize)];
+            while let Some((r, o)) = pairs.pop() {
+                assert_eq!(
+                    covers[m][t][r], want[m][t][o],
+                    "member {m} tree {t} node {o}"
+                );
+                if let (
+                    velocast_trees::Node::Split {
+                        left: rl,
+                        right: rr,
+                        ..
+                    },
+                    velocast_trees::Node::Split {
+                        left: ol,
+                        right: or,
+                        ..
+                    },
+                ) = (read_tree.nodes[r], original_tree.nodes[o])
+                {
+                    pairs.push((rl as usize, ol as usize));
+                    pairs.push((rr as usize, or as usize));
+                }
+            }
+        }
+    }
+    assert!(
+        covers[0][0][0] > 0.0,
+        "the first tree's root saw the training rows"
+    );
+
+    // A model without counts carries no covers; damaged covers are a typed error.
+    let bare = Blend::single(
+        "only",
+        Ensemble {
+            trees: vec![Tree::leaf(2.0)],
+            link: Link::Identity,
+        },
+    );
+    assert_eq!(read(&export(&bare, &options())).unwrap().covers, None);
+    let mut model = velocast_onnx::model_proto(&original, &options());
+    for entry in &mut model.metadata_props {
+        if entry.key == velocast_onnx::covers::NODE_COVERS_KEY {
+            entry.value = entry.value.replacen(',', ",x", 1);
+        }
+    }
+    use prost::Message;
+    assert!(matches!(
+        read(&model.encode_to_vec()),
+        Err(ReadError::Metadata { .. })
+    ));
+}

@@ -112,8 +112,13 @@ pub fn fit_ridge(
         .enumerate()
         .map(|(g, &feature)| {
             let values = &categories[g];
-            let leaf_weights = &weights[offsets[g]..offsets[g] + values.len()];
-            lookup_tree(feature as u32, values, leaf_weights)
+            let columns = offsets[g]..offsets[g] + values.len();
+            lookup_tree(
+                feature as u32,
+                values,
+                &weights[columns.clone()],
+                &column_sums[columns],
+            )
         })
         .collect();
     if trees.is_empty() {
@@ -131,14 +136,22 @@ pub fn fit_ridge(
 }
 
 /// A balanced tree that maps each category to its weight. Splits sit halfway between adjacent
-/// categories; a value never seen in training goes to the nearest category.
-fn lookup_tree(feature: u32, categories: &[f32], weights: &[f64]) -> Tree {
-    fn build(nodes: &mut Vec<Node>, feature: u32, categories: &[f32], weights: &[f64]) -> u32 {
+/// categories; a value never seen in training goes to the nearest category. Each node counts
+/// the training rows of its categories (the covers explanations weigh paths by).
+fn lookup_tree(feature: u32, categories: &[f32], weights: &[f64], rows: &[f64]) -> Tree {
+    fn build(
+        nodes: &mut Vec<Node>,
+        feature: u32,
+        categories: &[f32],
+        weights: &[f64],
+        rows: &[f64],
+    ) -> u32 {
         let index = nodes.len() as u32;
+        let count = rows.iter().sum::<f64>() as u32;
         if categories.len() == 1 {
             nodes.push(Node::Leaf {
                 value: weights[0] as f32,
-                count: 0,
+                count,
             });
             return index;
         }
@@ -148,15 +161,27 @@ fn lookup_tree(feature: u32, categories: &[f32], weights: &[f64]) -> Tree {
             value: 0.0,
             count: 0,
         });
-        let left = build(nodes, feature, &categories[..mid], &weights[..mid]);
-        let right = build(nodes, feature, &categories[mid..], &weights[mid..]);
+        let left = build(
+            nodes,
+            feature,
+            &categories[..mid],
+            &weights[..mid],
+            &rows[..mid],
+        );
+        let right = build(
+            nodes,
+            feature,
+            &categories[mid..],
+            &weights[mid..],
+            &rows[mid..],
+        );
         nodes[index as usize] = Node::Split {
             feature,
             threshold,
             left,
             right,
             gain: 0.0,
-            count: 0,
+            count,
         };
         index
     }
@@ -164,7 +189,7 @@ fn lookup_tree(feature: u32, categories: &[f32], weights: &[f64]) -> Tree {
     if categories.is_empty() {
         return Tree::leaf(0.0);
     }
-    build(&mut nodes, feature, categories, weights);
+    build(&mut nodes, feature, categories, weights, rows);
     Tree { nodes }
 }
 
@@ -244,9 +269,26 @@ mod tests {
     fn lookup_tree_is_balanced() {
         let categories: Vec<f32> = (0..48).map(|c| c as f32).collect();
         let weights: Vec<f64> = (0..48).map(f64::from).collect();
-        let tree = lookup_tree(0, &categories, &weights);
+        let rows: Vec<f64> = (0..48).map(|c| f64::from(c % 5 + 1)).collect();
+        let tree = lookup_tree(0, &categories, &weights, &rows);
         assert_eq!(tree.leaves(), 48);
         assert!(tree.depth() <= 6);
+        // Covers: the root saw every row, each split its two children's.
+        let count = |i: u32| match tree.nodes[i as usize] {
+            Node::Split { count, .. } | Node::Leaf { count, .. } => count,
+        };
+        assert_eq!(count(0), rows.iter().sum::<f64>() as u32);
+        for node in &tree.nodes {
+            if let Node::Split {
+                left,
+                right,
+                count: c,
+                ..
+            } = node
+            {
+                assert_eq!(*c, count(*left) + count(*right));
+            }
+        }
         for c in 0..48 {
             assert_eq!(tree.predict(&[c as f32]), c as f32);
         }

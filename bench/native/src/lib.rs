@@ -1,0 +1,57 @@
+//! What the benchmarks in `benches/` share: the trained model and the holdout rows it is
+//! measured on (`make train` and `make setup` produce them).
+
+use std::path::{Path, PathBuf};
+
+use velocast_runtime::{Runtime, resolve_dylib_path};
+
+/// The repository root (this crate sits at `bench/native`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The trained model's bytes: `VELOCAST_MODEL` or `out/model/model.onnx`.
+pub fn model_bytes() -> Result<Vec<u8>, String> {
+    let path = std::env::var_os("VELOCAST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("out/model/model.onnx"));
+    std::fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read the model {}: {e} (run `make train` first)",
+            path.display()
+        )
+    })
+}
+
+/// The feature rows of the temporal holdout (2012-09-01 onwards) of `hour.csv`, row-major.
+pub fn holdout_rows() -> Result<Vec<f32>, String> {
+    let path = root().join(".velocast/data/hour.csv");
+    let dataset = velocast_dataset::load(&path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (run `make setup` first)",
+            path.display()
+        )
+    })?;
+    let table = velocast_dataset::TrainingTable::from_records(&dataset.records);
+    let cutoff = chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or("the holdout's first hour")?;
+    Ok(table
+        .timestamps
+        .iter()
+        .zip(&table.features)
+        .filter(|(t, _)| **t >= cutoff)
+        .flat_map(|(_, row)| row.iter().copied())
+        .collect())
+}
+
+/// ONNX Runtime from `ORT_DYLIB_PATH` or the one `make setup` installs.
+pub fn runtime() -> Result<Runtime, String> {
+    let default = root().join(".velocast/lib/libonnxruntime.so");
+    let path = resolve_dylib_path(
+        std::env::var_os("ORT_DYLIB_PATH")
+            .is_none()
+            .then_some(default.as_path()),
+    );
+    Runtime::load(&path).map_err(|e| e.to_string())
+}
