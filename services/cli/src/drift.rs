@@ -3,9 +3,10 @@
 //! renamed into place, so a failed run leaves earlier outputs as they were.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::files::Failure;
 
 use clap::Args;
 use velocast_drift::StatTest;
@@ -43,12 +44,6 @@ pub struct DriftArgs {
     json: Option<PathBuf>,
 }
 
-/// A usage problem (exit 2) or a failure while running (exit 1).
-enum Failure {
-    Usage(String),
-    Run(String),
-}
-
 impl From<ReportError> for Failure {
     fn from(error: ReportError) -> Self {
         match error {
@@ -61,17 +56,7 @@ impl From<ReportError> for Failure {
 }
 
 pub fn run(args: &DriftArgs) -> ExitCode {
-    match report(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
+    crate::files::exit(report(args))
 }
 
 /// Splits `column=value` from a bare `value`.
@@ -151,7 +136,7 @@ fn report(args: &DriftArgs) -> Result<(), Failure> {
         .as_ref()
         .map(|path| (path, to_html(&report, &title).into_bytes()));
     for (path, bytes) in json.into_iter().chain(html) {
-        write_atomically(path, &bytes)
+        crate::files::write_atomically(path, &bytes)
             .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
     }
     print_summary(&report, args);
@@ -163,19 +148,6 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     )
-}
-
-/// Writes through a temporary file beside `path`, renamed over it only when complete.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(directory)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 fn print_summary(report: &DriftReport, args: &DriftArgs) {

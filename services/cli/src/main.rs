@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod drift;
+mod explain;
+mod files;
 mod monitor;
 mod predict;
 mod registry;
@@ -70,6 +72,9 @@ enum Command {
     /// Data drift between two CSV files as Evidently's DataDriftPreset decides it, e.g.
     /// `velocast drift --reference ref.csv --current cur.csv --html drift.html --json drift.json`.
     Drift(drift::DriftArgs),
+    /// Exact TreeSHAP for the rows of a CSV file on a model file, e.g.
+    /// `velocast explain --model out/model/model.onnx --input rows.csv --json explain.json`.
+    Explain(explain::ExplainArgs),
     /// Ask the gateway for the hours of a CSV file between two days, then post their true
     /// counts to the monitor (a backfill; `make demo` replays September 2012).
     Replay(monitor::ReplayArgs),
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
     match command {
         Command::Predict(args) => predict::run(&args),
         Command::Drift(args) => drift::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Replay(args) => monitor::replay(&args),
         Command::Monitor(args) => monitor::report(&args),
         Command::Models { registry, tag } => registry::run(&registry, |client| async move {
