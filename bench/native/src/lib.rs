@@ -33,16 +33,8 @@ pub fn holdout_rows() -> Result<Vec<f32>, String> {
         )
     })?;
     let table = velocast_dataset::TrainingTable::from_records(&dataset.records);
-    let cutoff = chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .ok_or("the holdout's first hour")?;
-    Ok(table
-        .timestamps
-        .iter()
-        .zip(&table.features)
-        .filter(|(t, _)| **t >= cutoff)
-        .flat_map(|(_, row)| row.iter().copied())
-        .collect())
+    let (_, holdout) = table.split_at_time(velocast_dataset::temporal_holdout_start());
+    Ok(holdout.flat_features())
 }
 
 /// ONNX Runtime from `ORT_DYLIB_PATH` or the one `make setup` installs.

@@ -12,4 +12,4 @@ pub use quality::{
     TARGET_COLUMNS, TargetReport, Violation, assess,
 };
 pub use record::HourRecord;
-pub use table::TrainingTable;
+pub use table::{TrainingTable, temporal_holdout_start};

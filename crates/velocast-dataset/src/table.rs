@@ -67,6 +67,11 @@ impl TrainingTable {
         }
     }
 
+    /// Every row's features, row-major (`len() × FEATURE_COUNT` values).
+    pub fn flat_features(&self) -> Vec<f32> {
+        self.features.iter().flatten().copied().collect()
+    }
+
     /// Splits at `cutoff`: rows strictly before it, and rows at or after it.
     pub fn split_at_time(&self, cutoff: NaiveDateTime) -> (TrainingTable, TrainingTable) {
         let at = self.timestamps.partition_point(|t| *t < cutoff);
@@ -74,4 +79,16 @@ impl TrainingTable {
         let after: Vec<usize> = (at..self.len()).collect();
         (self.select(&before), self.select(&after))
     }
+}
+
+/// 2012-09-01 00:00, the start of the temporal holdout (DESIGN decision 3): the trainer's
+/// default split, and the rows benchmarks and golden files take as "holdout".
+#[expect(
+    clippy::expect_used,
+    reason = "2012-09-01 00:00:00 is a valid date and time"
+)]
+pub fn temporal_holdout_start() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
 }

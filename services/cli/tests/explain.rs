@@ -51,24 +51,13 @@ fn trained(dir: &Path) -> Trained {
     let dataset = velocast_dataset::load(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `make setup`)", path.display()));
     let table = velocast_dataset::TrainingTable::from_records(&dataset.records);
-    let cutoff = chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap();
-    let (mut train, mut target, mut holdout) = (Vec::new(), Vec::new(), Vec::new());
-    for ((time, row), y) in table
-        .timestamps
-        .iter()
-        .zip(&table.features)
-        .zip(&table.target)
-    {
-        if *time < cutoff {
-            train.extend_from_slice(row);
-            target.push(*y);
-        } else {
-            holdout.extend_from_slice(row);
-        }
-    }
+    let (train_table, holdout_table) =
+        table.split_at_time(velocast_dataset::temporal_holdout_start());
+    let (train, target, holdout) = (
+        train_table.flat_features(),
+        train_table.target,
+        holdout_table.flat_features(),
+    );
     let n = velocast_features::FEATURE_COUNT;
     let matrix = Matrix::new(&train, n).unwrap();
     let member = |name: &str, objective, weight| Member {

@@ -196,22 +196,11 @@ impl Default for DataConfig {
     }
 }
 
-/// 2012-09-01 00:00, the start of the temporal holdout (DESIGN decision 3).
-#[expect(
-    clippy::expect_used,
-    reason = "2012-09-01 00:00:00 is a valid date and time"
-)]
-fn holdout_start() -> chrono::NaiveDateTime {
-    chrono::NaiveDate::from_ymd_opt(2012, 9, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .expect("a valid date")
-}
-
 impl Default for SplitConfig {
     fn default() -> Self {
         SplitConfig {
             kind: SplitKind::Temporal,
-            holdout_start: holdout_start(),
+            holdout_start: velocast_dataset::temporal_holdout_start(),
             random_test_fraction: 0.2,
             random_seed: 2013,
         }
