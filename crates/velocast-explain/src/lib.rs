@@ -102,6 +102,8 @@ pub struct Explainer {
     n_features: usize,
     /// member → tree → node cover.
     covers: Option<Vec<Vec<Vec<f64>>>>,
+    /// member → tree → depth (the path buffers' size).
+    depths: Vec<Vec<usize>>,
 }
 
 impl Explainer {
@@ -124,10 +126,22 @@ impl Explainer {
         if let Some(covers) = &covers {
             check_covers(&blend, covers)?;
         }
+        let depths = blend
+            .members
+            .iter()
+            .map(|m| {
+                m.ensemble
+                    .trees
+                    .iter()
+                    .map(velocast_trees::Tree::depth)
+                    .collect()
+            })
+            .collect();
         Ok(Explainer {
             blend,
             n_features,
             covers,
+            depths,
         })
     }
 
@@ -236,13 +250,22 @@ impl Explainer {
     fn explain_row(&self, row: &[f32], mode: &Mode, bases: &[f64]) -> Explanation {
         let n = self.n_features;
         let mut members = Vec::with_capacity(self.blend.members.len());
+        let mut buffer = treeshap::PathBuffer::default();
         for (m, member) in self.blend.members.iter().enumerate() {
             let mut phi = vec![0.0; n];
             match mode {
                 Mode::PathDependent => {
                     if let Some(covers) = &self.covers {
-                        for (tree, covers) in member.ensemble.trees.iter().zip(&covers[m]) {
-                            treeshap::path_dependent(tree, covers, row, &mut phi);
+                        let trees = member.ensemble.trees.iter().zip(&self.depths[m]);
+                        for ((tree, depth), covers) in trees.zip(&covers[m]) {
+                            treeshap::path_dependent_with(
+                                tree,
+                                *depth,
+                                covers,
+                                row,
+                                &mut phi,
+                                &mut buffer,
+                            );
                         }
                     }
                 }

@@ -27,22 +27,42 @@ fn goes_left(row: &[f32], feature: u32, threshold: f32) -> bool {
 /// `covers[i]` is the training weight that reached node `i`; a split whose cover is zero
 /// contributes nothing below it.
 pub fn path_dependent(tree: &Tree, covers: Covers<'_>, row: &[f32], phi: &mut [f64]) {
+    let mut buffer = PathBuffer::default();
+    path_dependent_with(tree, tree.depth(), covers, row, phi, &mut buffer);
+}
+
+/// Scratch space for [`path_dependent_with`], reused across trees and rows.
+#[derive(Debug, Default)]
+pub struct PathBuffer(Vec<PathElement>);
+
+/// [`path_dependent`] for a tree whose `depth` is known, in reusable scratch space.
+pub fn path_dependent_with(
+    tree: &Tree,
+    depth: usize,
+    covers: Covers<'_>,
+    row: &[f32],
+    phi: &mut [f64],
+    buffer: &mut PathBuffer,
+) {
     if tree.nodes.is_empty() {
         return;
     }
     // Every level keeps its own copy of the path, one after another in one buffer.
-    let levels = tree.depth() + 2;
-    let mut buffer = vec![
-        PathElement {
-            feature: None,
-            zero_fraction: 0.0,
-            one_fraction: 0.0,
-            weight: 0.0,
-        };
-        levels * (levels + 1) / 2 + levels
-    ];
+    let levels = depth + 2;
+    let needed = levels * (levels + 1) / 2 + levels;
+    if buffer.0.len() < needed {
+        buffer.0.resize(
+            needed,
+            PathElement {
+                feature: None,
+                zero_fraction: 0.0,
+                one_fraction: 0.0,
+                weight: 0.0,
+            },
+        );
+    }
     let walk = PathWalk { tree, covers, row };
-    walk.recurse(&mut buffer, phi, 0, 0, 0, 1.0, 1.0, None);
+    walk.recurse(&mut buffer.0, phi, 0, 0, 0, 1.0, 1.0, None);
 }
 
 struct PathWalk<'a> {

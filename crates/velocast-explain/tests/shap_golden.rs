@@ -4,7 +4,12 @@
 //! 100 background rows). Golden files: `tests/golden/` (`generate.py` writes them).
 
 // Test code: a failed unwrap is a failed test, with the reason in the panic message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::path::{Path, PathBuf};
 

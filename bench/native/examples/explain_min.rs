@@ -1,0 +1,34 @@
+//! TreeSHAP on the trained blend, as minimum times (see `evaluator_min`): one holdout row, and
+//! every holdout row, path-dependent, on one thread.
+//!
+//! `cargo run --release -p velocast-bench --example explain_min` (pin it: `taskset -c 0`).
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+use std::time::Instant;
+
+use velocast_bench::{holdout_rows, model_bytes};
+use velocast_explain::{Explainer, Mode};
+
+fn main() {
+    let info = velocast_onnx::read(&model_bytes().unwrap()).unwrap();
+    let explainer = Explainer::new(info.blend, 15, info.covers).unwrap();
+    let rows = holdout_rows().unwrap();
+    let mut best = f64::MAX;
+    for i in 0..2000 {
+        let row = &rows[(i % 2888) * 15..(i % 2888 + 1) * 15];
+        let started = Instant::now();
+        std::hint::black_box(explainer.explain(row, &Mode::PathDependent).unwrap());
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let mut all = f64::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        std::hint::black_box(explainer.explain(&rows, &Mode::PathDependent).unwrap());
+        all = all.min(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "path-dependent TreeSHAP: one row {:.1} µs; all {} holdout rows {:.3} s",
+        best * 1e6,
+        rows.len() / 15,
+        all
+    );
+}
