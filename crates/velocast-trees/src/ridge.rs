@@ -193,8 +193,9 @@ fn lookup_tree(feature: u32, categories: &[f32], weights: &[f64], rows: &[f64]) 
     Tree { nodes }
 }
 
-/// Solves `A x = b` for symmetric positive-definite `A` (row-major `p × p`), in place.
-fn cholesky_solve(a: &mut [f64], b: &mut [f64], p: usize) -> Option<Vec<f64>> {
+/// Solves `A x = b` for symmetric positive-definite `A` (row-major `p × p`), in place; `None`
+/// when `A` is not positive definite. (Also the local model of LIME in velocast-explain.)
+pub fn cholesky_solve(a: &mut [f64], b: &mut [f64], p: usize) -> Option<Vec<f64>> {
     for j in 0..p {
         let mut diagonal = a[j * p + j];
         for k in 0..j {
