@@ -15,9 +15,11 @@ use crate::files::Failure;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use velocast_explain::lime::{self, FeatureStats, LimeExplanation, LimeOptions};
 use velocast_explain::{Explainer, Explanation, Mode};
+use velocast_features::FeatureKind;
 use velocast_features::Signature;
-use velocast_features::profile::ReferenceProfile;
+use velocast_features::profile::{FeatureProfile, ReferenceProfile};
 use velocast_trees::Link;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,6 +54,16 @@ pub struct ExplainArgs {
     /// Features shown per row in the table, largest contributions first (all by default).
     #[arg(long)]
     top: Option<usize>,
+    /// Also explain each row with LIME (perturbations from the `--background` profile's
+    /// statistics; seeded, so reproducible).
+    #[arg(long)]
+    lime: bool,
+    /// LIME's perturbed samples per row.
+    #[arg(long, default_value_t = 5000)]
+    lime_samples: usize,
+    /// LIME's random seed.
+    #[arg(long, default_value_t = 0)]
+    lime_seed: u64,
 }
 
 pub fn run(args: &ExplainArgs) -> ExitCode {
@@ -114,13 +126,47 @@ fn explain(args: &ExplainArgs) -> Result<(), Failure> {
     let explanations = explainer
         .explain(&rows, &mode)
         .map_err(|e| Failure::Run(e.to_string()))?;
+    let limes = if args.lime {
+        let path = args.background.as_ref().ok_or_else(|| {
+            Failure::Usage(
+                "--lime draws its perturbations from the training statistics: give --background \
+                 (the version's reference_profile.json)"
+                    .into(),
+            )
+        })?;
+        let stats = lime_stats(path, &names)?;
+        let options = LimeOptions {
+            samples: args.lime_samples,
+            seed: args.lime_seed,
+            ..LimeOptions::default()
+        };
+        let blend = explainer.blend();
+        let predict = |batch: &[f32]| -> Vec<f64> {
+            batch
+                .chunks_exact(n)
+                .map(|row| blend.predict(row))
+                .collect()
+        };
+        rows.chunks_exact(n)
+            .map(|row| lime::explain(row, &stats, &options, predict))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::Usage(format!("LIME: {e}")))?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; explanations.len()]
+    };
 
     if let Some(path) = &args.json {
         let document: Vec<RowJson> = explanations
             .iter()
             .zip(rows.chunks_exact(n))
             .enumerate()
-            .map(|(index, (explanation, row))| RowJson::new(index, explanation, row, &names))
+            .zip(&limes)
+            .map(|((index, (explanation, row)), lime)| {
+                RowJson::new(index, explanation, row, &names, lime.as_ref())
+            })
             .collect();
         let text = serde_json::to_vec_pretty(&ExplainJson {
             model: args.model.display().to_string(),
@@ -131,7 +177,7 @@ fn explain(args: &ExplainArgs) -> Result<(), Failure> {
         crate::files::write_atomically(path, &text)
             .map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))?;
     }
-    print_table(&explanations, &rows, &names, mode.name(), args.top);
+    print_table(&explanations, &limes, &rows, &names, mode.name(), args.top);
     Ok(())
 }
 
@@ -179,29 +225,84 @@ fn read_rows(path: &Path, names: &[String]) -> Result<Vec<f32>, Failure> {
     Ok(rows)
 }
 
-/// `count` rows of the profile, evenly spaced over its rows, as feature vectors.
-fn background_rows(path: &Path, names: &[String], count: usize) -> Result<Vec<f32>, Failure> {
+fn read_profile(path: &Path) -> Result<ReferenceProfile, Failure> {
     let text = std::fs::read(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let profile: ReferenceProfile = serde_json::from_slice(&text).map_err(|e| {
+    serde_json::from_slice(&text).map_err(|e| {
         Failure::Usage(format!(
             "{} is not a reference profile: {e}",
             path.display()
         ))
-    })?;
-    let columns: Vec<&Vec<f32>> = names
+    })
+}
+
+/// The profile's feature columns in signature order.
+fn profile_columns<'a>(
+    profile: &'a ReferenceProfile,
+    path: &Path,
+    names: &[String],
+) -> Result<Vec<&'a FeatureProfile>, Failure> {
+    names
         .iter()
         .map(|name| {
             profile
                 .features
                 .iter()
                 .find(|f| &f.name == name)
-                .map(|f| &f.values)
                 .ok_or_else(|| {
                     Failure::Usage(format!("{} has no feature `{name}`", path.display()))
                 })
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// LIME's view of each feature: mean and population standard deviation (a constant column
+/// gets 1, as sklearn's scaler does), or the categories and their training counts.
+fn lime_stats(path: &Path, names: &[String]) -> Result<Vec<FeatureStats>, Failure> {
+    let profile = read_profile(path)?;
+    profile_columns(&profile, path, names)?
+        .into_iter()
+        .map(|column| {
+            if column.values.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "{}: feature `{}` has no training values",
+                    path.display(),
+                    column.name
+                )));
+            }
+            Ok(match column.kind {
+                FeatureKind::Numeric => {
+                    let count = column.values.len() as f64;
+                    let mean = column.values.iter().map(|v| f64::from(*v)).sum::<f64>() / count;
+                    let variance = column
+                        .values
+                        .iter()
+                        .map(|v| (f64::from(*v) - mean).powi(2))
+                        .sum::<f64>()
+                        / count;
+                    let std = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+                    FeatureStats::Numeric { mean, std }
+                }
+                FeatureKind::Categorical | FeatureKind::Binary => {
+                    let mut counts: BTreeMap<u32, (f32, f64)> = BTreeMap::new();
+                    for value in &column.values {
+                        counts.entry(value.to_bits()).or_insert((*value, 0.0)).1 += 1.0;
+                    }
+                    let (values, counts) = counts.into_values().unzip();
+                    FeatureStats::Categorical { values, counts }
+                }
+            })
+        })
+        .collect()
+}
+
+/// `count` rows of the profile, evenly spaced over its rows, as feature vectors.
+fn background_rows(path: &Path, names: &[String], count: usize) -> Result<Vec<f32>, Failure> {
+    let profile = read_profile(path)?;
+    let columns: Vec<&Vec<f32>> = profile_columns(&profile, path, names)?
+        .into_iter()
+        .map(|f| &f.values)
+        .collect();
     let rows = columns.first().map_or(0, |c| c.len());
     if rows == 0 || columns.iter().any(|c| c.len() != rows) || count == 0 {
         return Err(Failure::Usage(format!(
@@ -239,6 +340,21 @@ struct RowJson {
     /// score-space values rescaled by its link's secant.
     method: &'static str,
     members: Vec<MemberJson>,
+    /// LIME's local linear model, when asked for (`--lime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lime: Option<LimeJson>,
+}
+
+#[derive(Serialize)]
+struct LimeJson {
+    intercept: f64,
+    /// Per standard deviation (numeric) or for "equals this row's value" (categorical).
+    coefficients: BTreeMap<String, f64>,
+    /// Numeric coefficients per unit of the feature.
+    per_unit: BTreeMap<String, f64>,
+    local_prediction: f64,
+    /// Weighted R² of the local model.
+    score: f64,
 }
 
 #[derive(Serialize)]
@@ -265,7 +381,13 @@ fn by_name(values: &[f64], names: &[String]) -> BTreeMap<String, f64> {
 }
 
 impl RowJson {
-    fn new(index: usize, explanation: &Explanation, row: &[f32], names: &[String]) -> RowJson {
+    fn new(
+        index: usize,
+        explanation: &Explanation,
+        row: &[f32],
+        names: &[String],
+        lime: Option<&LimeExplanation>,
+    ) -> RowJson {
         RowJson {
             row: index + 1,
             prediction: explanation.prediction,
@@ -291,12 +413,20 @@ impl RowJson {
                     contributions: by_name(&member.contributions, names),
                 })
                 .collect(),
+            lime: lime.map(|lime| LimeJson {
+                intercept: lime.intercept,
+                coefficients: by_name(&lime.coefficients, names),
+                per_unit: by_name(&lime.per_unit, names),
+                local_prediction: lime.local_prediction,
+                score: lime.score,
+            }),
         }
     }
 }
 
 fn print_table(
     explanations: &[Explanation],
+    limes: &[Option<LimeExplanation>],
     rows: &[f32],
     names: &[String],
     mode: &str,
@@ -304,7 +434,12 @@ fn print_table(
 ) {
     let n = names.len();
     let width = names.iter().map(String::len).max().unwrap_or(7).max(7);
-    for (index, (explanation, row)) in explanations.iter().zip(rows.chunks_exact(n)).enumerate() {
+    for (index, ((explanation, lime), row)) in explanations
+        .iter()
+        .zip(limes)
+        .zip(rows.chunks_exact(n))
+        .enumerate()
+    {
         let space = if explanation.exact_in_output {
             "exact"
         } else {
@@ -323,14 +458,33 @@ fn print_table(
                 .abs()
                 .total_cmp(&explanation.contributions[a].abs())
         });
+        // LIME's per-std coefficient beside each SHAP contribution, when asked for.
+        let lime_cell = |f: usize| {
+            lime.as_ref()
+                .map_or(String::new(), |l| format!("  {:>+14.4}", l.coefficients[f]))
+        };
+        let lime_header = if lime.is_some() {
+            format!("  {:>14}", "LIME per std")
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<width$}  {:>10}  {:>12}",
+            "  {:<width$}  {:>10}  {:>12}{lime_header}",
             "feature", "value", "contribution"
         );
         for &f in order.iter().take(top.unwrap_or(n)) {
             println!(
-                "  {:<width$}  {:>10.4}  {:>+12.4}",
-                names[f], row[f], explanation.contributions[f]
+                "  {:<width$}  {:>10.4}  {:>+12.4}{}",
+                names[f],
+                row[f],
+                explanation.contributions[f],
+                lime_cell(f)
+            );
+        }
+        if let Some(lime) = lime {
+            println!(
+                "  LIME: local prediction {:.3}, weighted R² {:.3}",
+                lime.local_prediction, lime.score
             );
         }
         let unfloored = explanation.unfloored();

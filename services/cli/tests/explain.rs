@@ -226,20 +226,20 @@ fn explains_holdout_rows_in_both_modes_and_every_row_adds_up() {
     let profile = velocast_features::profile::build(&vectors, &trained.target, &predictions);
     let profile_path = dir.path().join("reference_profile.json");
     std::fs::write(&profile_path, serde_json::to_vec(&profile).unwrap()).unwrap();
-    let out = explain(
-        &trained.model,
-        &input,
-        &[
-            "--json",
-            json.to_str().unwrap(),
-            "--mode",
-            "interventional",
-            "--background",
-            profile_path.to_str().unwrap(),
-            "--background-rows",
-            "50",
-        ],
-    );
+    let interventional_args = [
+        "--json",
+        json.to_str().unwrap(),
+        "--mode",
+        "interventional",
+        "--background",
+        profile_path.to_str().unwrap(),
+        "--background-rows",
+        "50",
+        "--lime",
+        "--lime-samples",
+        "2000",
+    ];
+    let out = explain(&trained.model, &input, &interventional_args);
     assert!(
         out.status.success(),
         "{}",
@@ -247,6 +247,20 @@ fn explains_holdout_rows_in_both_modes_and_every_row_adds_up() {
     );
     let document: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     check_document(&document, &trained, rows, "interventional");
+    // LIME beside SHAP: a local model per row, seeded (a second run writes the same numbers).
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("LIME per std") && table.contains("weighted R²"),
+        "{table}"
+    );
+    let lime = &document["rows"][0]["lime"];
+    assert_eq!(lime["coefficients"].as_object().unwrap().len(), n);
+    let score = lime["score"].as_f64().unwrap();
+    assert!(score.is_finite() && score <= 1.0, "{score}");
+    let first = std::fs::read(&json).unwrap();
+    let again = explain(&trained.model, &input, &interventional_args);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(&json).unwrap(), first, "LIME is reproducible");
     // The interventional base value is the background's mean score, per member.
     let background: Vec<&[f32]> = (0..50)
         .map(|k| {
