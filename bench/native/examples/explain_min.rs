@@ -12,6 +12,17 @@ fn main() {
     let info = velocast_onnx::read(&model_bytes().unwrap()).unwrap();
     let explainer = Explainer::new(info.blend, 15, info.covers).unwrap();
     let rows = holdout_rows().unwrap();
+    // For the side-by-side with shap (bench/explain_shap.py): the same rows as CSV.
+    if let Some(path) = std::env::var_os("VELOCAST_WRITE_ROWS") {
+        let text: String = rows
+            .chunks_exact(15)
+            .map(|row| {
+                let cells: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
+                cells.join(",") + "\n"
+            })
+            .collect();
+        std::fs::write(path, text).unwrap();
+    }
     let mut best = f64::MAX;
     for i in 0..2000 {
         let row = &rows[(i % 2888) * 15..(i % 2888 + 1) * 15];
