@@ -7,13 +7,13 @@
 #![allow(clippy::expect_used, clippy::print_stderr)]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use velocast_bench::{holdout_rows, model_bytes, runtime};
+use velocast_bench::{benchmark_model, holdout_rows, runtime};
 use velocast_evaluator::CompiledBlend;
 
 const FEATURES: usize = 15;
 
 fn evaluator(c: &mut Criterion) {
-    let bytes = model_bytes().expect("the trained model");
+    let (bytes, which) = benchmark_model().expect("the model to measure");
     let rows = holdout_rows().expect("the holdout rows");
     let info = velocast_onnx::read(&bytes).expect("a Velocast model");
     let native = CompiledBlend::compile(&info.blend, FEATURES).expect("compiles");
@@ -23,7 +23,7 @@ fn evaluator(c: &mut Criterion) {
         .expect("a session");
     let n_rows = rows.len() / FEATURES;
     eprintln!(
-        "model: {} trees, {} nodes; {n_rows} holdout rows",
+        "model ({which}): {} trees, {} nodes; {n_rows} holdout rows",
         native.n_trees(),
         native.n_nodes()
     );

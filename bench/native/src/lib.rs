@@ -23,6 +23,24 @@ pub fn model_bytes() -> Result<Vec<u8>, String> {
     })
 }
 
+/// The model a benchmark measures. Under `cargo bench` (which passes `--bench`): the trained
+/// model, required. Under `cargo test --all-targets`, which runs each benchmark once as a smoke
+/// test and does not train: the small committed blend of the explanation goldens.
+pub fn benchmark_model() -> Result<(Vec<u8>, &'static str), String> {
+    if std::env::args().any(|arg| arg == "--bench") {
+        return model_bytes().map(|bytes| (bytes, "the trained model"));
+    }
+    let path = root().join("crates/velocast-explain/tests/golden/blend.onnx");
+    std::fs::read(&path)
+        .map(|bytes| {
+            (
+                bytes,
+                "smoke test: the golden blend of crates/velocast-explain",
+            )
+        })
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
 /// The feature rows of the temporal holdout (2012-09-01 onwards) of `hour.csv`, row-major.
 pub fn holdout_rows() -> Result<Vec<f32>, String> {
     let path = root().join(".velocast/data/hour.csv");
