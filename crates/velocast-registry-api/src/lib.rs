@@ -400,8 +400,11 @@ pub struct NewMetric {
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogMetrics {
-    #[schema(min_items = 1, max_items = 10000)]
-    #[validate(length(min = 1, max = 10000), nested)]
+    /// At most 1,000 per request, MLflow's `log-batch` limit: a transaction of 10,000 upserts
+    /// held Postgres for over ten seconds (schemathesis timed out on it); a trainer logs a trial's
+    /// handful of metrics per call.
+    #[schema(min_items = 1, max_items = 1000)]
+    #[validate(length(min = 1, max = 1000), nested)]
     pub metrics: Vec<NewMetric>,
 }
 
