@@ -1,24 +1,29 @@
-//! A native evaluator for the blends Velocast exports: the parsed ensemble compiled into one
-//! flat node array, scored without ONNX Runtime's per-call cost.
+//! A native evaluator for the blends Velocast exports, scored without ONNX Runtime's per-call
+//! cost.
 //!
-//! Layout. Every node is 12 bytes (`feature`, `threshold`, `children`) in one contiguous array;
-//! a split's two children sit side by side, so the next node is `children + go_right` with no
-//! branch on the comparison. A leaf is a node that leads to itself (its threshold is NaN, which
-//! nothing is `<`, so it always "goes right", to `children + 1`, its own index), which lets a
-//! tree be walked for exactly its depth with no test for having reached a leaf. Leaf values sit
-//! in a second array read once per tree.
-//!
-//! Batches walk several rows through one tree together: their paths are independent chains of
-//! loads the processor overlaps, and the tree stays in cache while every row of the block
-//! passes through it.
+//! Two layouts, one semantics. The default, [`masks`], is QuickScorer's leaf bitvectors over
+//! binned feature values: per row one bin per feature, an AND of precomputed word rows and a
+//! trailing-zero count per tree, with no comparison-dependent branch or load chain. Models whose
+//! tables would be too large fall back to [`walk`], one flat node array walked for each tree's
+//! depth. Both are checked against ONNX Runtime by the same property test.
 //!
 //! Semantics are the export's: a split sends `x < threshold` left and everything else (NaN
 //! included) right (`BRANCH_LT`, missing values tracked to the false branch); an ensemble sums
 //! its trees in f64, applies its inverse link, and the blend adds its weighted members and
 //! floors the sum at zero, as the exported graph does.
 
+pub mod bins;
+mod masks;
+mod walk;
+
+pub use bins::FeatureBins;
+pub use masks::MAX_TABLE_BYTES;
+
 use thiserror::Error;
 use velocast_trees::{Blend, Link, Node, Tree};
+
+use crate::masks::MaskLayout;
+use crate::walk::WalkLayout;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CompileError {
@@ -30,8 +35,8 @@ pub enum CompileError {
         tree: usize,
         problem: String,
     },
-    #[error("the model has {nodes} nodes, more than the evaluator indexes ({max})")]
-    TooLarge { nodes: usize, max: usize },
+    #[error("the model has more nodes than the evaluator indexes ({max})")]
+    TooLarge { max: usize },
     #[error("the model takes {features} features, more than the evaluator indexes ({max})")]
     TooWide { features: usize, max: usize },
 }
@@ -42,50 +47,22 @@ pub enum ScoreError {
     Shape { n_features: usize, got: usize },
 }
 
-/// Eight bytes: the threshold, and the feature (low 8 bits) with the left child's index (high
-/// 24 bits; the right child is the next node; a leaf's is its own index − 1).
-#[derive(Debug, Clone, Copy)]
-#[repr(C)]
-struct FlatNode {
-    threshold: f32,
-    packed: u32,
+/// How a compiled blend scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Leaf bitvectors over binned features (see [`masks`]); the default when they fit.
+    Masks,
+    /// One flat node array walked per tree (see [`walk`]).
+    Walk,
 }
 
-impl FlatNode {
-    const FEATURE_BITS: u32 = 8;
-    /// Features and node indices the packing holds.
-    const MAX_FEATURES: usize = 1 << Self::FEATURE_BITS;
-    const MAX_NODES: usize = 1 << (32 - Self::FEATURE_BITS);
-
-    fn new(feature: u32, threshold: f32, children: usize) -> FlatNode {
-        FlatNode {
-            threshold,
-            packed: feature | ((children as u32) << Self::FEATURE_BITS),
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Masks => "masks",
+            Layout::Walk => "walk",
         }
     }
-
-    fn leaf(slot: usize) -> FlatNode {
-        FlatNode::new(0, f32::NAN, slot - 1)
-    }
-
-    /// A `u8`, so indexing a `[f32; 256]` with it needs no bounds check.
-    #[inline(always)]
-    fn feature(self) -> u8 {
-        (self.packed & ((1 << Self::FEATURE_BITS) - 1)) as u8
-    }
-
-    /// The child a value goes to: left when `value < threshold`, right otherwise (NaN too).
-    #[inline(always)]
-    fn next(self, value: f32) -> usize {
-        let goes_left = value < self.threshold;
-        (self.packed >> Self::FEATURE_BITS) as usize + usize::from(!goes_left)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct FlatTree {
-    root: u32,
-    depth: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -95,147 +72,117 @@ struct CompiledMember {
     trees: std::ops::Range<usize>,
 }
 
+#[derive(Debug, Clone)]
+enum Scorer {
+    Masks(Box<MaskLayout>),
+    Walk(WalkLayout),
+}
+
 /// A blend compiled for scoring. Immutable and `Sync`: one copy serves every thread.
 #[derive(Debug, Clone)]
 pub struct CompiledBlend {
     n_features: usize,
-    nodes: Vec<FlatNode>,
-    leaf_values: Vec<f32>,
-    trees: Vec<FlatTree>,
+    n_nodes: usize,
     members: Vec<CompiledMember>,
+    scorer: Scorer,
 }
 
-/// Rows walked through one tree together (batches), and trees walked for one row together
-/// (single rows): independent chains of loads the processor overlaps.
-const BLOCK: usize = 16;
-const LANES: usize = 16;
-
-/// A row copied into a fixed-width array (`W` = 16 for models of up to 16 features, one cache
-/// line; 256 above): indexing it with `feature % W` needs no bounds check, and since every
-/// compiled split's feature is below the model's width, `% W` never changes it. The padding is
-/// never read.
-fn widen<const W: usize>(row: &[f32]) -> [f32; W] {
-    let mut wide = [f32::NAN; W];
-    wide[..row.len()].copy_from_slice(row);
-    wide
+/// Every split names a feature below `n_features` and a threshold that is a number; every
+/// child index is in the tree; no node is reached twice (so the tree is acyclic and finite).
+/// What every reader of trees from outside (an ONNX file) checks before walking them.
+pub fn check_tree(tree: &Tree, n_features: usize) -> Result<(), String> {
+    if tree.nodes.is_empty() {
+        return Err("no nodes".into());
+    }
+    let mut visited = vec![false; tree.nodes.len()];
+    let mut pending = vec![0usize];
+    while let Some(index) = pending.pop() {
+        let Some(node) = tree.nodes.get(index) else {
+            return Err(format!("child index {index} out of range"));
+        };
+        if std::mem::replace(&mut visited[index], true) {
+            return Err(format!("node {index} is reached twice"));
+        }
+        if let Node::Split {
+            feature,
+            threshold,
+            left,
+            right,
+            ..
+        } = *node
+        {
+            if feature as usize >= n_features {
+                return Err(format!(
+                    "node {index} splits on feature {feature}, the model takes {n_features}"
+                ));
+            }
+            if threshold.is_nan() {
+                return Err(format!("node {index} has a NaN threshold"));
+            }
+            pending.push(right as usize);
+            pending.push(left as usize);
+        }
+    }
+    Ok(())
 }
-
-/// Widths the scoring loops are compiled for.
-const NARROW: usize = 16;
-const WIDE: usize = FlatNode::MAX_FEATURES;
 
 impl CompiledBlend {
-    /// Compiles `blend` for rows of `n_features` values. Every split must name a feature below
-    /// `n_features` and every child index must point into its tree, without cycles.
+    /// Compiles `blend` for rows of `n_features` values in the fastest layout that fits.
     pub fn compile(blend: &Blend, n_features: usize) -> Result<CompiledBlend, CompileError> {
+        CompiledBlend::compile_as(blend, n_features, Layout::Masks)
+    }
+
+    /// Compiles `blend` in `preferred` layout (the walk when masks would not fit).
+    pub fn compile_as(
+        blend: &Blend,
+        n_features: usize,
+        preferred: Layout,
+    ) -> Result<CompiledBlend, CompileError> {
         if blend.members.is_empty() {
             return Err(CompileError::Empty);
         }
-        if n_features > FlatNode::MAX_FEATURES {
+        if n_features > walk::MAX_FEATURES {
             return Err(CompileError::TooWide {
                 features: n_features,
-                max: FlatNode::MAX_FEATURES,
+                max: walk::MAX_FEATURES,
             });
         }
-        let mut compiled = CompiledBlend {
-            n_features,
-            // A placeholder at index 0 keeps every leaf's `index − 1` in range.
-            nodes: vec![FlatNode::new(0, f32::NAN, 0)],
-            leaf_values: vec![0.0],
-            trees: Vec::new(),
-            members: Vec::with_capacity(blend.members.len()),
-        };
+        let mut members = Vec::with_capacity(blend.members.len());
+        let mut trees: Vec<&Tree> = Vec::new();
         for member in &blend.members {
-            let first = compiled.trees.len();
+            let first = trees.len();
             for (index, tree) in member.ensemble.trees.iter().enumerate() {
-                compiled
-                    .push_tree(tree, n_features)
-                    .map_err(|problem| CompileError::Tree {
-                        member: member.name.clone(),
-                        tree: index,
-                        problem,
-                    })?;
+                check_tree(tree, n_features).map_err(|problem| CompileError::Tree {
+                    member: member.name.clone(),
+                    tree: index,
+                    problem,
+                })?;
+                trees.push(tree);
             }
-            compiled.members.push(CompiledMember {
+            members.push(CompiledMember {
                 weight: member.weight,
                 link: member.ensemble.link,
-                trees: first..compiled.trees.len(),
+                trees: first..trees.len(),
             });
         }
-        let max = FlatNode::MAX_NODES - 1;
-        if compiled.nodes.len() > max {
-            return Err(CompileError::TooLarge {
-                nodes: compiled.nodes.len(),
-                max,
-            });
-        }
-        Ok(compiled)
-    }
-
-    /// Appends one tree, breadth-first so that siblings are adjacent.
-    fn push_tree(&mut self, tree: &Tree, n_features: usize) -> Result<(), String> {
-        if tree.nodes.is_empty() {
-            return Err("no nodes".into());
-        }
-        let root = self.nodes.len();
-        // (source node, flat slot, depth); the root's slot is reserved first.
-        let mut pending = std::collections::VecDeque::from([(0usize, root, 0u32)]);
-        self.reserve_slots(1);
-        let mut visited = vec![false; tree.nodes.len()];
-        let mut depth = 0;
-        while let Some((source, slot, level)) = pending.pop_front() {
-            let Some(node) = tree.nodes.get(source) else {
-                return Err(format!("child index {source} out of range"));
-            };
-            if std::mem::replace(&mut visited[source], true) {
-                return Err(format!("node {source} is reached twice"));
-            }
-            depth = depth.max(level);
-            match *node {
-                Node::Leaf { value, .. } => {
-                    self.nodes[slot] = FlatNode::leaf(slot);
-                    self.leaf_values[slot] = value;
-                }
-                Node::Split {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                    ..
-                } => {
-                    if feature as usize >= n_features {
-                        return Err(format!(
-                            "node {source} splits on feature {feature}, the model takes {n_features}"
-                        ));
-                    }
-                    if threshold.is_nan() {
-                        return Err(format!("node {source} has a NaN threshold"));
-                    }
-                    let children = self.nodes.len();
-                    self.reserve_slots(2);
-                    if children + 1 >= FlatNode::MAX_NODES {
-                        return Err(format!(
-                            "the model outgrows the evaluator's {} nodes",
-                            FlatNode::MAX_NODES
-                        ));
-                    }
-                    self.nodes[slot] = FlatNode::new(feature, threshold, children);
-                    pending.push_back((left as usize, children, level + 1));
-                    pending.push_back((right as usize, children + 1, level + 1));
-                }
-            }
-        }
-        self.trees.push(FlatTree {
-            root: root as u32,
-            depth,
-        });
-        Ok(())
-    }
-
-    fn reserve_slots(&mut self, count: usize) {
-        let placeholder = FlatNode::new(0, f32::NAN, 0);
-        self.nodes.extend(std::iter::repeat_n(placeholder, count));
-        self.leaf_values.extend(std::iter::repeat_n(0.0, count));
+        let n_nodes = trees.iter().map(|t| t.nodes.len()).sum();
+        let masks = match preferred {
+            Layout::Masks => MaskLayout::build(&trees, FeatureBins::of(blend, n_features)),
+            Layout::Walk => None,
+        };
+        let scorer = match masks {
+            Some(masks) => Scorer::Masks(Box::new(masks)),
+            None => Scorer::Walk(
+                WalkLayout::build(trees.iter().copied(), n_features)
+                    .map_err(|max| CompileError::TooLarge { max })?,
+            ),
+        };
+        Ok(CompiledBlend {
+            n_features,
+            n_nodes,
+            members,
+            scorer,
+        })
     }
 
     pub fn n_features(&self) -> usize {
@@ -243,16 +190,31 @@ impl CompiledBlend {
     }
 
     pub fn n_trees(&self) -> usize {
-        self.trees.len()
+        self.members.last().map_or(0, |m| m.trees.end)
     }
 
-    /// Nodes in the compiled array, leaves included.
+    /// Nodes of the compiled trees, leaves included.
     pub fn n_nodes(&self) -> usize {
-        self.nodes.len() - 1
+        self.n_nodes
     }
 
-    /// Scores row-major `features`, one prediction per row, as the exported model answers.
-    pub fn predict(&self, features: &[f32]) -> Result<Vec<f32>, ScoreError> {
+    /// The layout this blend scores with.
+    pub fn layout(&self) -> Layout {
+        match self.scorer {
+            Scorer::Masks(_) => Layout::Masks,
+            Scorer::Walk(_) => Layout::Walk,
+        }
+    }
+
+    /// Bytes of lookup tables the layout holds (0 for the walk).
+    pub fn table_bytes(&self) -> usize {
+        match &self.scorer {
+            Scorer::Masks(masks) => masks.table_bytes(),
+            Scorer::Walk(_) => 0,
+        }
+    }
+
+    fn check_shape(&self, features: &[f32]) -> Result<usize, ScoreError> {
         let n = self.n_features;
         if n == 0 || !features.len().is_multiple_of(n) {
             return Err(ScoreError::Shape {
@@ -260,13 +222,44 @@ impl CompiledBlend {
                 got: features.len(),
             });
         }
-        let rows = features.len() / n;
+        Ok(features.len() / n)
+    }
+
+    /// Each member's raw score (before its link) for each row, member-major:
+    /// `scores[member * rows + row]`.
+    fn scores(&self, features: &[f32], rows: usize) -> Vec<f64> {
+        let mut scores = vec![0.0; self.members.len() * rows];
+        match &self.scorer {
+            Scorer::Masks(masks) => {
+                let mut words = vec![0u64; masks.words()];
+                let mut active = Vec::with_capacity(self.n_features);
+                for (row, values) in features.chunks_exact(self.n_features).enumerate() {
+                    masks.leaves(values, &mut words, &mut active);
+                    for (m, member) in self.members.iter().enumerate() {
+                        scores[m * rows + row] = masks.sum(member.trees.clone(), &words);
+                    }
+                }
+            }
+            Scorer::Walk(walk) => {
+                for (m, member) in self.members.iter().enumerate() {
+                    walk.score_into(
+                        member.trees.clone(),
+                        features,
+                        &mut scores[m * rows..(m + 1) * rows],
+                    );
+                }
+            }
+        }
+        scores
+    }
+
+    /// Scores row-major `features`, one prediction per row, as the exported model answers.
+    pub fn predict(&self, features: &[f32]) -> Result<Vec<f32>, ScoreError> {
+        let rows = self.check_shape(features)?;
+        let scores = self.scores(features, rows);
         let mut blended = vec![0.0_f64; rows];
-        let mut scores = vec![0.0_f64; rows];
-        for member in &self.members {
-            let trees = &self.trees[member.trees.clone()];
-            self.score_into(trees, features, &mut scores);
-            for (total, score) in blended.iter_mut().zip(&scores) {
+        for (member, scores) in self.members.iter().zip(scores.chunks_exact(rows.max(1))) {
+            for (total, score) in blended.iter_mut().zip(scores) {
                 // The exported graph hands each ensemble's score to its link in f32.
                 let score = f64::from(*score as f32);
                 *total += member.weight * member.link.inverse(score);
@@ -275,96 +268,20 @@ impl CompiledBlend {
         Ok(blended.into_iter().map(|v| v.max(0.0) as f32).collect())
     }
 
+    /// Every member's raw score (before its link) for each row, member-major
+    /// (`scores[member * rows + row]`): what explanations attribute.
+    pub fn raw_scores(&self, features: &[f32]) -> Result<Vec<f64>, ScoreError> {
+        let rows = self.check_shape(features)?;
+        Ok(self.scores(features, rows))
+    }
+
     /// The raw score of one member (before its link), for each row: what explanations
     /// attribute.
     pub fn member_scores(&self, member: usize, features: &[f32]) -> Option<Vec<f64>> {
-        let member = self.members.get(member)?;
-        if self.n_features == 0 || !features.len().is_multiple_of(self.n_features) {
-            return None;
-        }
-        let mut scores = vec![0.0; features.len() / self.n_features];
-        self.score_into(&self.trees[member.trees.clone()], features, &mut scores);
-        Some(scores)
-    }
-
-    /// Sums `trees` for every row into `scores` (overwritten).
-    fn score_into(&self, trees: &[FlatTree], features: &[f32], scores: &mut [f64]) {
-        if self.n_features <= NARROW {
-            self.score_rows::<NARROW>(trees, features, scores);
-        } else {
-            self.score_rows::<WIDE>(trees, features, scores);
-        }
-    }
-
-    /// A batch goes tree by tree (the tree stays in L1 while every row passes through it),
-    /// `BLOCK` rows at a time; fewer rows than a block go row by row, `LANES` trees at a time.
-    fn score_rows<const W: usize>(&self, trees: &[FlatTree], features: &[f32], scores: &mut [f64]) {
-        let n = self.n_features;
-        let rows: Vec<[f32; W]> = features.chunks_exact(n).map(widen::<W>).collect();
-        if rows.len() < BLOCK {
-            for (row, score) in rows.iter().zip(scores.iter_mut()) {
-                *score = self.score_row(trees, row);
-            }
-            return;
-        }
-        scores.fill(0.0);
-        let full = rows.len() / BLOCK * BLOCK;
-        let (blocks, rest) = rows.split_at(full);
-        let (block_scores, rest_scores) = scores.split_at_mut(full);
-        for tree in trees {
-            for (block, sums) in blocks
-                .chunks_exact(BLOCK)
-                .zip(block_scores.chunks_exact_mut(BLOCK))
-            {
-                let mut index = [tree.root as usize; BLOCK];
-                for _ in 0..tree.depth {
-                    for (row, at) in block.iter().zip(index.iter_mut()) {
-                        let node = self.nodes[*at];
-                        *at = node.next(row[usize::from(node.feature()) % W]);
-                    }
-                }
-                for (sum, at) in sums.iter_mut().zip(index) {
-                    *sum += f64::from(self.leaf_values[at]);
-                }
-            }
-            for (row, sum) in rest.iter().zip(rest_scores.iter_mut()) {
-                *sum += f64::from(self.leaf_values[self.leaf_of(*tree, row)]);
-            }
-        }
-    }
-
-    #[inline]
-    fn leaf_of<const W: usize>(&self, tree: FlatTree, row: &[f32; W]) -> usize {
-        let mut index = tree.root as usize;
-        for _ in 0..tree.depth {
-            let node = self.nodes[index];
-            index = node.next(row[usize::from(node.feature()) % W]);
-        }
-        index
-    }
-
-    /// One row through every tree, `LANES` trees at a time (a group walks as deep as its
-    /// deepest tree; a finished tree's leaf leads to itself).
-    fn score_row<const W: usize>(&self, trees: &[FlatTree], row: &[f32; W]) -> f64 {
-        let mut sum = 0.0;
-        let mut groups = trees.chunks_exact(LANES);
-        for group in &mut groups {
-            let mut index: [usize; LANES] = std::array::from_fn(|lane| group[lane].root as usize);
-            let depth = group.iter().map(|t| t.depth).max().unwrap_or(0);
-            for _ in 0..depth {
-                for at in &mut index {
-                    let node = self.nodes[*at];
-                    *at = node.next(row[usize::from(node.feature()) % W]);
-                }
-            }
-            for at in index {
-                sum += f64::from(self.leaf_values[at]);
-            }
-        }
-        for tree in groups.remainder() {
-            sum += f64::from(self.leaf_values[self.leaf_of(*tree, row)]);
-        }
-        sum
+        self.members.get(member)?;
+        let rows = self.check_shape(features).ok()?;
+        let scores = self.scores(features, rows);
+        Some(scores[member * rows..(member + 1) * rows].to_vec())
     }
 }
 
@@ -410,7 +327,6 @@ mod tests {
                 link: Link::Identity,
             },
         );
-        let compiled = CompiledBlend::compile(&blend, 2).unwrap();
         let rows = [
             [0.0, -2.0],
             [0.0, 0.0],
@@ -423,10 +339,13 @@ mod tests {
             [0.24, -1.0],
         ];
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        let got = compiled.predict(&flat).unwrap();
         let want: Vec<f32> = rows.iter().map(|r| blend.predict(r) as f32).collect();
-        assert_eq!(got, want);
         assert_eq!(want, vec![1.0, 2.0, 3.0, 7.0, 7.0, 2.0, 2.0, 7.0, 2.0]);
+        for layout in [Layout::Masks, Layout::Walk] {
+            let compiled = CompiledBlend::compile_as(&blend, 2, layout).unwrap();
+            assert_eq!(compiled.layout(), layout);
+            assert_eq!(compiled.predict(&flat).unwrap(), want, "{layout:?}");
+        }
     }
 
     #[test]
@@ -459,11 +378,17 @@ mod tests {
                 },
             ],
         };
-        let compiled = CompiledBlend::compile(&blend, 1).unwrap();
-        let got = compiled.predict(&[-1.0, 1.0]).unwrap();
-        assert_eq!(got[0], 0.0, "floored");
-        let want = (0.5 * 100.0 + 0.5 * 3.0_f64.exp_m1()) as f32;
-        assert!((got[1] - want).abs() <= want * 1e-6, "{} vs {want}", got[1]);
+        for layout in [Layout::Masks, Layout::Walk] {
+            let compiled = CompiledBlend::compile_as(&blend, 1, layout).unwrap();
+            let got = compiled.predict(&[-1.0, 1.0]).unwrap();
+            assert_eq!(got[0], 0.0, "floored");
+            let want = (0.5 * 100.0 + 0.5 * 3.0_f64.exp_m1()) as f32;
+            assert!((got[1] - want).abs() <= want * 1e-6, "{} vs {want}", got[1]);
+            assert_eq!(
+                compiled.member_scores(1, &[-1.0, 1.0]).unwrap(),
+                vec![1.0, 3.0]
+            );
+        }
     }
 
     #[test]
