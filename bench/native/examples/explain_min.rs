@@ -10,7 +10,13 @@ use velocast_explain::{Explainer, Mode};
 
 fn main() {
     let info = velocast_onnx::read(&model_bytes().unwrap()).unwrap();
+    let started = Instant::now();
     let explainer = Explainer::new(info.blend, 15, info.covers).unwrap();
+    println!(
+        "explainer ready in {:.3} s: {:?}",
+        started.elapsed().as_secs_f64(),
+        explainer.table_stats()
+    );
     let rows = holdout_rows().unwrap();
     // For the side-by-side with shap (bench/explain_shap.py): the same rows as CSV.
     if let Some(path) = std::env::var_os("VELOCAST_WRITE_ROWS") {

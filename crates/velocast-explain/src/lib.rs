@@ -10,10 +10,14 @@
 //! the explanation says), so they still add up to the prediction before the zero floor.
 
 pub mod lime;
+pub mod tables;
 pub mod treeshap;
 
 use thiserror::Error;
+use velocast_evaluator::{CompiledBlend, FeatureBins};
 use velocast_trees::{Blend, Link, Node};
+
+use crate::tables::PathTables;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum ExplainError {
@@ -105,6 +109,12 @@ pub struct Explainer {
     covers: Option<Vec<Vec<Vec<f64>>>>,
     /// member → tree → depth (the path buffers' size).
     depths: Vec<Vec<usize>>,
+    /// Path-dependent TreeSHAP precomputed (built with the covers; see [`tables`]).
+    tables: Option<PathTables>,
+    /// Each member's path-dependent base value (with the covers).
+    path_bases: Option<Vec<f64>>,
+    /// The blend compiled for its scores and predictions.
+    compiled: CompiledBlend,
 }
 
 impl Explainer {
@@ -117,16 +127,32 @@ impl Explainer {
     ) -> Result<Explainer, ExplainError> {
         for (m, member) in blend.members.iter().enumerate() {
             for (t, tree) in member.ensemble.trees.iter().enumerate() {
-                check_tree(tree, n_features).map_err(|problem| ExplainError::Tree {
-                    member: m,
-                    tree: t,
-                    problem,
+                velocast_evaluator::check_tree(tree, n_features).map_err(|problem| {
+                    ExplainError::Tree {
+                        member: m,
+                        tree: t,
+                        problem,
+                    }
                 })?;
             }
         }
         if let Some(covers) = &covers {
             check_covers(&blend, covers)?;
         }
+        let compiled =
+            CompiledBlend::compile(&blend, n_features).map_err(|e| ExplainError::Tree {
+                member: 0,
+                tree: 0,
+                problem: e.to_string(),
+            })?;
+        let tables = covers.as_ref().and_then(|covers| {
+            let trees: Vec<&[velocast_trees::Tree]> = blend
+                .members
+                .iter()
+                .map(|m| m.ensemble.trees.as_slice())
+                .collect();
+            PathTables::build(&trees, covers, FeatureBins::of(&blend, n_features))
+        });
         let depths = blend
             .members
             .iter()
@@ -138,12 +164,48 @@ impl Explainer {
                     .collect()
             })
             .collect();
+        let path_bases = covers.as_ref().map(|covers| {
+            blend
+                .members
+                .iter()
+                .zip(covers)
+                .map(|(member, covers)| {
+                    member
+                        .ensemble
+                        .trees
+                        .iter()
+                        .zip(covers)
+                        .map(|(tree, covers)| treeshap::expected_value(tree, covers))
+                        .sum()
+                })
+                .collect()
+        });
         Ok(Explainer {
             blend,
             n_features,
             covers,
             depths,
+            tables,
+            path_bases,
+            compiled,
         })
+    }
+
+    /// The same explainer without precomputed tables: path-dependent values come from the
+    /// recursion alone (what the tables are checked against).
+    pub fn without_tables(mut self) -> Explainer {
+        self.tables = None;
+        self
+    }
+
+    /// Whether path-dependent values are read from precomputed tables.
+    pub fn has_tables(&self) -> bool {
+        self.tables.is_some()
+    }
+
+    /// How the precomputed tables cover the model.
+    pub fn table_stats(&self) -> Option<tables::TableStats> {
+        self.tables.as_ref().map(PathTables::stats)
     }
 
     /// Covers from the nodes' own training counts (the trainer's in-memory model).
@@ -202,24 +264,7 @@ impl Explainer {
     /// Each member's base value under `mode`.
     fn member_bases(&self, mode: &Mode) -> Result<Vec<f64>, ExplainError> {
         match mode {
-            Mode::PathDependent => {
-                let covers = self.covers.as_ref().ok_or(ExplainError::NoCovers)?;
-                Ok(self
-                    .blend
-                    .members
-                    .iter()
-                    .zip(covers)
-                    .map(|(member, covers)| {
-                        member
-                            .ensemble
-                            .trees
-                            .iter()
-                            .zip(covers)
-                            .map(|(tree, covers)| treeshap::expected_value(tree, covers))
-                            .sum()
-                    })
-                    .collect())
-            }
+            Mode::PathDependent => self.path_bases.clone().ok_or(ExplainError::NoCovers),
             Mode::Interventional { background } => {
                 let n = self.n_features;
                 if background.is_empty() {
@@ -252,21 +297,40 @@ impl Explainer {
         let n = self.n_features;
         let mut members = Vec::with_capacity(self.blend.members.len());
         let mut buffer = treeshap::PathBuffer::default();
+        // Each member's score, from the compiled blend (the row has the width it compiled for;
+        // should it refuse anyway, the same scores come from walking the trees).
+        let scores = self.compiled.raw_scores(row).unwrap_or_else(|_| {
+            self.blend
+                .members
+                .iter()
+                .map(|m| m.ensemble.score(row))
+                .collect()
+        });
+        let bins = self.tables.as_ref().map(|t| t.bins_of(row));
         for (m, member) in self.blend.members.iter().enumerate() {
             let mut phi = vec![0.0; n];
             match mode {
                 Mode::PathDependent => {
                     if let Some(covers) = &self.covers {
-                        let trees = member.ensemble.trees.iter().zip(&self.depths[m]);
-                        for ((tree, depth), covers) in trees.zip(&covers[m]) {
+                        let trees = &member.ensemble.trees;
+                        let mut recurse = |t: usize, phi: &mut [f64]| {
                             treeshap::path_dependent_with(
-                                tree,
-                                *depth,
-                                covers,
+                                &trees[t],
+                                self.depths[m][t],
+                                &covers[m][t],
                                 row,
-                                &mut phi,
+                                phi,
                                 &mut buffer,
                             );
+                        };
+                        match (&self.tables, &bins) {
+                            (Some(tables), Some(bins)) => {
+                                tables.add(m, bins, &mut phi);
+                                for &t in tables.recursive_trees(m) {
+                                    recurse(t, &mut phi);
+                                }
+                            }
+                            _ => (0..trees.len()).for_each(|t| recurse(t, &mut phi)),
                         }
                     }
                 }
@@ -288,7 +352,7 @@ impl Explainer {
                 weight: member.weight,
                 link: member.ensemble.link,
                 base_value: bases[m],
-                score: member.ensemble.score(row),
+                score: scores[m],
                 contributions: phi,
             });
         }
@@ -313,7 +377,12 @@ impl Explainer {
                 *total += member.weight * factor * phi;
             }
         }
-        let prediction = self.blend.predict(row);
+        // The blend's answer from the same scores, floored at zero as the blend answers.
+        let prediction = members
+            .iter()
+            .map(|m| m.weight * m.link.inverse(m.score))
+            .sum::<f64>()
+            .max(0.0);
         Explanation {
             prediction,
             base_value,
@@ -322,39 +391,6 @@ impl Explainer {
             members,
         }
     }
-}
-
-fn check_tree(tree: &velocast_trees::Tree, n_features: usize) -> Result<(), String> {
-    if tree.nodes.is_empty() {
-        return Err("no nodes".into());
-    }
-    let mut seen = vec![false; tree.nodes.len()];
-    let mut stack = vec![0usize];
-    while let Some(index) = stack.pop() {
-        let node = tree
-            .nodes
-            .get(index)
-            .ok_or_else(|| format!("child index {index} out of range"))?;
-        if std::mem::replace(&mut seen[index], true) {
-            return Err(format!("node {index} is reached twice"));
-        }
-        if let Node::Split {
-            feature,
-            left,
-            right,
-            ..
-        } = node
-        {
-            if *feature as usize >= n_features {
-                return Err(format!(
-                    "node {index} splits on feature {feature}, the model takes {n_features}"
-                ));
-            }
-            stack.push(*left as usize);
-            stack.push(*right as usize);
-        }
-    }
-    Ok(())
 }
 
 fn check_covers(blend: &Blend, covers: &[Vec<Vec<f64>>]) -> Result<(), ExplainError> {

@@ -62,6 +62,9 @@ fn worst(ours: &[Vec<f64>], theirs: &Value) -> (f64, f64) {
 fn tree_shap_equals_shaps_tree_explainer_in_both_modes() {
     let info = velocast_onnx::read(&std::fs::read(golden("blend.onnx")).unwrap()).unwrap();
     let explainer = Explainer::new(info.blend, FEATURES, info.covers).unwrap();
+    // Path-dependent values come from the precomputed tables (the recursion they replace is
+    // held to enumerated Shapley values in tests/shapley.rs).
+    assert!(explainer.has_tables());
     let rows = rows("rows.csv");
     let background = rows_of_background();
     let golden: Value =

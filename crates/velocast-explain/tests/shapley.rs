@@ -88,9 +88,17 @@ proptest! {
         let blend = testing::blend(seed, FEATURES, 8);
         let covers = Explainer::covers_from_counts(&blend);
         let explainer = Explainer::new(blend.clone(), FEATURES, Some(covers)).unwrap();
+        prop_assert!(explainer.has_tables());
         let rows = testing::rows(seed, FEATURES, 6);
-        let explained = explainer.explain(&rows, &Mode::PathDependent).unwrap();
-        for (row, explanation) in rows.chunks_exact(FEATURES).zip(&explained) {
+        // From the precomputed tables, and from the recursion alone: both are held to the
+        // enumerated values.
+        let tabulated = explainer.explain(&rows, &Mode::PathDependent).unwrap();
+        let recursive = explainer
+            .without_tables()
+            .explain(&rows, &Mode::PathDependent)
+            .unwrap();
+        let explained = tabulated.iter().chain(&recursive);
+        for (row, explanation) in rows.chunks_exact(FEATURES).cycle().zip(explained) {
             for (member, got) in blend.members.iter().zip(&explanation.members) {
                 let value = |s: u32| member.ensemble.trees.iter().map(|t| conditional(t, 0, row, s)).sum::<f64>();
                 let want = shapley(value);
@@ -134,6 +142,168 @@ proptest! {
             }
         }
     }
+}
+
+/// Covers with the subtree under one split of each tree emptied (and its rows taken from every
+/// node above it), as a tree whose training rows never reached a branch has.
+fn with_empty_subtrees(
+    blend: &velocast_trees::Blend,
+    mut covers: Vec<Vec<Vec<f64>>>,
+    seed: u64,
+) -> Vec<Vec<Vec<f64>>> {
+    let mut draw = testing::Draw(seed);
+    for (member, member_covers) in blend.members.iter().zip(&mut covers) {
+        for (tree, tree_covers) in member.ensemble.trees.iter().zip(member_covers) {
+            let splits: Vec<usize> = (0..tree.nodes.len())
+                .filter(|&i| i > 0 && matches!(tree.nodes[i], Node::Split { .. }))
+                .collect();
+            if splits.is_empty() {
+                continue;
+            }
+            let chosen = splits[draw.below(splits.len() as u64) as usize];
+            let removed = tree_covers[chosen];
+            let mut parent = vec![usize::MAX; tree.nodes.len()];
+            for (i, node) in tree.nodes.iter().enumerate() {
+                if let Node::Split { left, right, .. } = node {
+                    parent[*left as usize] = i;
+                    parent[*right as usize] = i;
+                }
+            }
+            let mut stack = vec![chosen];
+            while let Some(i) = stack.pop() {
+                tree_covers[i] = 0.0;
+                if let Node::Split { left, right, .. } = tree.nodes[i] {
+                    stack.extend([left as usize, right as usize]);
+                }
+            }
+            let mut up = parent[chosen];
+            while up != usize::MAX {
+                tree_covers[up] -= removed;
+                up = parent[up];
+            }
+        }
+    }
+    covers
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Subtrees no training row reached contribute nothing, in the tables as in the recursion.
+    #[test]
+    fn tables_equal_the_recursion_with_empty_subtrees(seed in any::<u64>()) {
+        let blend = testing::blend(seed, FEATURES, 8);
+        let covers = with_empty_subtrees(&blend, Explainer::covers_from_counts(&blend), seed);
+        let explainer = Explainer::new(blend, FEATURES, Some(covers)).unwrap();
+        prop_assert!(explainer.has_tables());
+        let rows = testing::rows(seed, FEATURES, 6);
+        let tabulated = explainer.explain(&rows, &Mode::PathDependent).unwrap();
+        let recursive = explainer.without_tables().explain(&rows, &Mode::PathDependent).unwrap();
+        for (a, b) in tabulated.iter().zip(&recursive) {
+            for (ma, mb) in a.members.iter().zip(&b.members) {
+                prop_assert!(close(ma.base_value, mb.base_value));
+                for (f, (x, y)) in ma.contributions.iter().zip(&mb.contributions).enumerate() {
+                    prop_assert!(close(*x, *y), "feature {}: tables {} vs recursion {}", f, x, y);
+                }
+            }
+        }
+    }
+}
+
+/// A tree with a path through more distinct features than a subset table covers is explained
+/// by the recursion, next to tabulated trees, and the sum is still the Shapley values.
+#[test]
+fn a_path_through_many_features_is_left_to_the_recursion() {
+    use velocast_explain::tables::{MAX_PATH_FEATURES, PathTables};
+    use velocast_trees::{Blend, Ensemble, Link};
+    let width = MAX_PATH_FEATURES + 2;
+    // A chain: node 2k splits on feature k, its left child is a leaf, its right the next split.
+    let mut nodes = Vec::new();
+    for k in 0..width {
+        let at = nodes.len() as u32;
+        nodes.push(Node::Split {
+            feature: k as u32,
+            threshold: 0.5,
+            left: at + 1,
+            right: at + 2,
+            gain: 0.0,
+            count: (2 * (width - k)) as u32,
+        });
+        nodes.push(Node::Leaf {
+            value: k as f32 + 1.0,
+            count: 1 + (k % 2) as u32,
+        });
+    }
+    nodes.push(Node::Leaf {
+        value: -3.0,
+        count: 1,
+    });
+    // Counts consistent with the children: recompute bottom-up.
+    for k in (0..width).rev() {
+        let at = 2 * k;
+        let child = |i: usize| match nodes[i] {
+            Node::Split { count, .. } | Node::Leaf { count, .. } => count,
+        };
+        let total = child(at + 1) + child(at + 2);
+        if let Node::Split { count, .. } = &mut nodes[at] {
+            *count = total;
+        }
+    }
+    let chain = Tree { nodes };
+    let stump = Tree {
+        nodes: vec![
+            Node::Split {
+                feature: 1,
+                threshold: 0.0,
+                left: 1,
+                right: 2,
+                gain: 0.0,
+                count: 4,
+            },
+            Node::Leaf {
+                value: 2.0,
+                count: 3,
+            },
+            Node::Leaf {
+                value: -1.0,
+                count: 1,
+            },
+        ],
+    };
+    let blend = Blend::single(
+        "chain",
+        Ensemble {
+            trees: vec![stump, chain],
+            link: Link::Identity,
+        },
+    );
+    let covers = Explainer::covers_from_counts(&blend);
+    let trees: Vec<&[Tree]> = vec![&blend.members[0].ensemble.trees];
+    let tables = PathTables::build(
+        &trees,
+        &covers,
+        velocast_evaluator::FeatureBins::of(&blend, width),
+    )
+    .unwrap();
+    assert_eq!(tables.recursive_trees(0), &[1]);
+    let explainer = Explainer::new(blend, width, Some(covers)).unwrap();
+    let row: Vec<f32> = (0..width)
+        .map(|k| if k % 3 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let a = explainer.explain(&row, &Mode::PathDependent).unwrap();
+    let b = explainer
+        .without_tables()
+        .explain(&row, &Mode::PathDependent)
+        .unwrap();
+    for (x, y) in a[0].members[0]
+        .contributions
+        .iter()
+        .zip(&b[0].members[0].contributions)
+    {
+        assert!(close(*x, *y), "{x} vs {y}");
+    }
+    let total = a[0].members[0].base_value + a[0].members[0].contributions.iter().sum::<f64>();
+    assert!(close(total, a[0].members[0].score));
 }
 
 #[test]
