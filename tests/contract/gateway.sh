@@ -25,7 +25,7 @@ gateway="http://$(address_of "$work/gateway.log" gateway)"
 wait_ready "$gateway" gateway "$work/gateway.log"
 say "gateway at $gateway, serving the constant model from $registry"
 
-TOKEN="$("$BIN/velocast" token --sub schemathesis --scope predict,models:read --ttl 2h)"
+TOKEN="$("$BIN/velocast" token --sub schemathesis --scope predict,explain,models:read --ttl 2h)"
 if ! "$PY/schemathesis" --config-file "$ROOT/tests/contract/schemathesis-gateway.toml" run \
     "$gateway/openapi.json" -H "Authorization: Bearer $TOKEN" \
     --workers 1 --request-timeout 10 --seed 42; then

@@ -40,6 +40,7 @@ pub struct Scope(String);
 
 impl Scope {
     pub const PREDICT: &'static str = "predict";
+    pub const EXPLAIN: &'static str = "explain";
     pub const MODELS_READ: &'static str = "models:read";
     pub const MODELS_WRITE: &'static str = "models:write";
     pub const MODELS_ADMIN: &'static str = "models:admin";

@@ -113,6 +113,67 @@ impl Signature {
     pub fn is_compatible_with(&self, other: &Signature) -> bool {
         self.version == other.version && self.hash == other.hash
     }
+
+    /// `count` rows of values drawn within each feature's range (whole numbers for
+    /// categorical and binary features), row-major, the same for the same `seed`: inputs for
+    /// checking one engine against another beyond the rows anyone recorded.
+    pub fn rows_in_range(&self, count: usize, seed: u64) -> Vec<f32> {
+        // splitmix64: enough for test inputs, and the same on every platform.
+        let mut state = seed;
+        let mut unit = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut rows = Vec::with_capacity(count * self.features.len());
+        for _ in 0..count {
+            for spec in &self.features {
+                let value = match spec.kind {
+                    FeatureKind::Numeric => spec.min + unit() * (spec.max - spec.min),
+                    FeatureKind::Categorical | FeatureKind::Binary => {
+                        (spec.min + (unit() * (spec.max - spec.min + 1.0)).floor()).min(spec.max)
+                    }
+                };
+                rows.push(value as f32);
+            }
+        }
+        rows
+    }
+}
+
+#[cfg(test)]
+mod sampling_tests {
+    use super::*;
+
+    #[test]
+    fn rows_in_range_stay_in_range_and_repeat_with_their_seed() {
+        let signature = Signature::current();
+        let rows = signature.rows_in_range(500, 7);
+        assert_eq!(rows.len(), 500 * FEATURE_COUNT);
+        assert_eq!(rows, signature.rows_in_range(500, 7));
+        assert_ne!(rows, signature.rows_in_range(500, 8));
+        for row in rows.chunks_exact(FEATURE_COUNT) {
+            for (value, spec) in row.iter().zip(&signature.features) {
+                let v = f64::from(*value);
+                assert!(
+                    v >= spec.min as f32 as f64 && v <= spec.max as f32 as f64,
+                    "{}: {v}",
+                    spec.name
+                );
+                if spec.kind != FeatureKind::Numeric {
+                    assert_eq!(value.fract(), 0.0, "{}", spec.name);
+                }
+            }
+        }
+        // Every value of a categorical feature shows up.
+        let hours: std::collections::BTreeSet<u32> = rows
+            .chunks_exact(FEATURE_COUNT)
+            .map(|r| r[index::HOUR] as u32)
+            .collect();
+        assert_eq!(hours.len(), 24);
+    }
 }
 
 fn spec(name: &str, kind: FeatureKind, min: f64, max: f64, description: &str) -> FeatureSpec {

@@ -272,6 +272,13 @@ impl RequiredScope for Predict {
     const SCOPE: &'static str = Scope::PREDICT;
 }
 
+/// `explain`
+#[derive(Debug)]
+pub struct Explain;
+impl RequiredScope for Explain {
+    const SCOPE: &'static str = Scope::EXPLAIN;
+}
+
 /// `monitor:read`
 #[derive(Debug)]
 pub struct MonitorRead;
@@ -286,6 +293,26 @@ impl RequiredScope for MonitorWrite {
     const SCOPE: &'static str = Scope::MONITOR_WRITE;
 }
 
+/// The authenticated caller, whatever its scopes: for a handler that decides the scope it
+/// needs from the request itself (then it calls [`Principal::require`]).
+#[derive(Debug)]
+pub struct Authenticated {
+    pub principal: Principal,
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, ApiError> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::auth(&AuthError::MissingToken))?;
+        Ok(Authenticated { principal })
+    }
+}
+
 /// The authenticated caller, holding scope `S` (else 403; no token at all, 401).
 #[derive(Debug)]
 pub struct Authorized<S> {
@@ -296,12 +323,8 @@ pub struct Authorized<S> {
 impl<S: RequiredScope + Send + Sync, St: Send + Sync> FromRequestParts<St> for Authorized<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, ApiError> {
-        let principal = parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| ApiError::auth(&AuthError::MissingToken))?;
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        let Authenticated { principal } = Authenticated::from_request_parts(parts, state).await?;
         principal
             .require(S::SCOPE)
             .map_err(|e| ApiError::auth(&e))?;

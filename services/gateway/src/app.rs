@@ -72,6 +72,8 @@ pub async fn build(
         runtime,
         ArtifactCache::new(config.cache_dir.clone()),
         LoadSettings {
+            backend: config.backend,
+            explain: config.explain.enabled,
             sessions: config.sessions,
             batching: BatchPolicy {
                 max_batch_rows: config.batching.max_batch_rows,
@@ -129,6 +131,7 @@ pub async fn build(
             max_instances: config.max_instances,
             max_body_bytes: config.max_body_bytes,
             max_in_flight: config.max_in_flight,
+            max_explain_instances: config.explain.max_instances,
         },
         registry_url: config.registry_url.clone(),
         events,

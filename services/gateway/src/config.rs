@@ -33,6 +33,10 @@ pub struct GatewayConfig {
     pub cache_dir: PathBuf,
     /// `libonnxruntime.so` 1.31; else `ORT_DYLIB_PATH`, else the setup default.
     pub onnxruntime_path: Option<PathBuf>,
+    /// What scores rows: `onnxruntime` (sessions on their own threads, micro-batched) or
+    /// `native` (the tree evaluator, held to ONNX Runtime on the golden rows and 1,000 random
+    /// rows at load, or the version does not serve).
+    pub backend: crate::backend::BackendKind,
     /// ONNX Runtime sessions (inference threads) per served model version.
     #[validate(range(min = 1, max = 64))]
     pub sessions: usize,
@@ -68,6 +72,8 @@ pub struct GatewayConfig {
     pub rate_limit: RateLimitSettings,
     #[validate(nested)]
     pub response_cache: ResponseCacheSettings,
+    #[validate(nested)]
+    pub explain: ExplainSettings,
     /// Shadow scorings in flight at once; more copies are dropped (and counted).
     #[validate(range(min = 1, max = 100_000))]
     pub shadow_max_in_flight: usize,
@@ -94,6 +100,27 @@ pub struct BatchingSettings {
     /// it never waits when none are on their way. 0 turns waiting off.
     #[validate(range(min = 0, max = 100_000))]
     pub max_wait_us: u64,
+}
+
+/// Explanations (`POST /v1/models/{name}:explain`, scope `explain`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExplainSettings {
+    /// Build each version's TreeSHAP tables at load (about 40 MB and 0.4 s for the trained
+    /// blend); off: `:explain` answers 409.
+    pub enabled: bool,
+    /// Largest `instances` list of one explanation request (each row costs ~0.1 ms).
+    #[validate(range(min = 1, max = 65_536))]
+    pub max_instances: usize,
+}
+
+impl Default for ExplainSettings {
+    fn default() -> Self {
+        ExplainSettings {
+            enabled: true,
+            max_instances: 256,
+        }
+    }
 }
 
 /// Predictions cached per model version and feature vector (off by default).
@@ -225,6 +252,7 @@ impl Default for GatewayConfig {
             registry_url: "http://127.0.0.1:8081".to_owned(),
             cache_dir: PathBuf::from(".velocast/gateway-cache"),
             onnxruntime_path: None,
+            backend: crate::backend::BackendKind::default(),
             sessions: std::thread::available_parallelism().map_or(1, usize::from),
             batching: BatchingSettings::default(),
             max_instances: 1024,
@@ -237,6 +265,7 @@ impl Default for GatewayConfig {
             reload_interval_ms: 1000,
             rate_limit: RateLimitSettings::default(),
             response_cache: ResponseCacheSettings::default(),
+            explain: ExplainSettings::default(),
             shadow_max_in_flight: 64,
             events: None,
             json_logs: false,

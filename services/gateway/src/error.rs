@@ -27,6 +27,15 @@ pub enum GatewayError {
     Invalid(ApiError),
     #[error("inference failed: {0}")]
     Inference(#[from] PoolError),
+    /// The version that would answer cannot be explained (see the reason).
+    #[error("{model} version {version} cannot be explained: {reason}")]
+    NotExplainable {
+        model: String,
+        version: u32,
+        reason: String,
+    },
+    #[error("explanation failed: {0}")]
+    Explain(String),
 }
 
 impl From<ApiError> for GatewayError {
@@ -41,7 +50,8 @@ impl GatewayError {
         match self {
             GatewayError::UnknownRoute(_)
             | GatewayError::NoDefaultRoute
-            | GatewayError::VersionNotServed { .. } => true,
+            | GatewayError::VersionNotServed { .. }
+            | GatewayError::NotExplainable { .. } => true,
             GatewayError::Invalid(error) => error.status().is_client_error(),
             _ => false,
         }
@@ -77,6 +87,10 @@ impl From<GatewayError> for ApiError {
                 ApiError::unavailable(&"the model was unloaded").with_retry_after(1)
             }
             GatewayError::Inference(other) => ApiError::internal(&other),
+            GatewayError::NotExplainable { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not_explainable", error.to_string())
+            }
+            GatewayError::Explain(message) => ApiError::internal(&message),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backend;
 pub mod cache;
 pub mod config;
 pub mod error;

@@ -26,6 +26,8 @@ pub enum PoolError {
     Runtime(#[from] RuntimeError),
     #[error("the model returned {got} values for {rows} rows")]
     Outputs { rows: usize, got: usize },
+    #[error("the native evaluator: {0}")]
+    Native(String),
 }
 
 /// How batches are formed.

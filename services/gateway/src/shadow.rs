@@ -74,7 +74,7 @@ impl ShadowRunner {
         let runner = self.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            match model.pool.predict(rows).await {
+            match model.backend.score(rows, None).await {
                 Ok(scored) => {
                     let histogram = runner.difference.with_label_values(&[&route_name]);
                     for (shadow, served) in scored.values.iter().zip(&served) {

@@ -53,6 +53,7 @@ pub struct Limits {
     pub max_instances: usize,
     pub max_body_bytes: usize,
     pub max_in_flight: usize,
+    pub max_explain_instances: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +63,7 @@ impl Default for Limits {
             max_instances: config.max_instances,
             max_body_bytes: config.max_body_bytes,
             max_in_flight: config.max_in_flight,
+            max_explain_instances: config.explain.max_instances,
         }
     }
 }

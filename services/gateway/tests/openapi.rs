@@ -19,7 +19,9 @@ fn the_committed_openapi_document_matches_the_code() {
     let document: Value = serde_json::from_str(&generated).unwrap();
     for path in [
         "/v1/models/{name}:predict",
+        "/v1/models/{name}:explain",
         "/v1/predict",
+        "/v1/explain",
         "/v1/status",
         "/health/ready",
         "/metrics",

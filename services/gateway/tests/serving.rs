@@ -11,15 +11,6 @@ use common::*;
 use serde_json::{Value, json};
 use velocast_auth::Scope;
 
-async fn post(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> reqwest::Response {
-    http.post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predictions_equal_the_trainers_on_every_holdout_row() {
     let trained = &trained()[0];
@@ -220,12 +211,21 @@ async fn every_bad_input_is_a_4xx_with_a_json_body_naming_the_field() {
     assert_eq!(response.json::<Value>().await.unwrap()["field"], "name");
     let response = post(
         &http,
-        &format!("{}/v1/models/default:explain", gateway.base),
+        &format!("{}/v1/models/default:transform", gateway.base),
         &token,
         &good,
     )
     .await;
     assert_eq!(response.status(), 404);
+    // `:explain` exists, and needs its own scope.
+    let response = post(
+        &http,
+        &format!("{}/v1/models/default:explain", gateway.base),
+        &token,
+        &good,
+    )
+    .await;
+    assert_eq!(response.status(), 403);
     let response = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status(), 405);
     assert!(response.json::<Value>().await.unwrap()["error_type"].is_string());

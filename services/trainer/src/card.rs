@@ -19,8 +19,8 @@ use crate::metrics::Scores;
 use crate::pipeline::{DigestInput, HoldoutResult, Outcome, Parity, SplitSummary};
 use crate::search::{Trial, TrialState};
 
-/// 2: golden rows.
-pub const CARD_VERSION: u32 = 2;
+/// 2: golden rows. 3: global explanations (mean |SHAP| and dependence charts).
+pub const CARD_VERSION: u32 = 3;
 pub const MODEL_NAME: &str = "bike-demand";
 
 /// The keys of the card the digest covers, in the order listed in the card.
@@ -127,6 +127,71 @@ pub struct FeatureImportance {
     pub importance: f64,
 }
 
+/// One feature's mean |SHAP| over the holdout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureShap {
+    pub feature: String,
+    /// In rentals per hour (output space).
+    pub mean_abs: f64,
+}
+
+/// A dependence chart: one feature's contribution against its value, every holdout row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DependenceChart {
+    pub feature: String,
+    pub file: String,
+}
+
+/// The global view of the model: TreeSHAP of the exported file on every holdout row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExplanationSummary {
+    /// `tree_shap_path_dependent`.
+    pub algorithm: String,
+    /// `output`: each member's exact score-space values rescaled through its link.
+    pub space: String,
+    pub rows: usize,
+    pub base_value: Option<f64>,
+    /// Largest first.
+    pub mean_abs: Vec<FeatureShap>,
+    pub importance_chart: String,
+    pub dependence_charts: Vec<DependenceChart>,
+}
+
+/// Features with a dependence chart in the card: the largest by mean |SHAP|.
+pub const DEPENDENCE_CHARTS: usize = 4;
+
+/// The summary of `outcome`'s holdout explanations, with the chart files it names.
+pub fn explanation_summary(outcome: &Outcome) -> ExplanationSummary {
+    let names = Signature::current();
+    let mut mean_abs: Vec<FeatureShap> = names
+        .feature_names()
+        .iter()
+        .zip(&outcome.explanations.mean_abs)
+        .map(|(feature, value)| FeatureShap {
+            feature: (*feature).to_owned(),
+            mean_abs: *value,
+        })
+        .collect();
+    mean_abs.sort_by(|a, b| b.mean_abs.total_cmp(&a.mean_abs));
+    let dependence_charts = mean_abs
+        .iter()
+        .take(DEPENDENCE_CHARTS)
+        .map(|f| DependenceChart {
+            feature: f.feature.clone(),
+            file: format!("shap_dependence_{}.svg", f.feature),
+        })
+        .collect();
+    ExplanationSummary {
+        algorithm: "tree_shap_path_dependent".into(),
+        space: "output".into(),
+        rows: outcome.explanations.contributions.len() / FEATURE_COUNT,
+        base_value: outcome.explanations.base_value,
+        mean_abs,
+        importance_chart: "shap_importance.svg".into(),
+        dependence_charts,
+    }
+}
+
 /// The covered part of the card.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CardCore {
@@ -201,6 +266,9 @@ pub struct ModelCard {
     /// Holdout requests with the trained model's predictions: a runtime must reproduce them
     /// within the parity tolerance before it serves the model (the gateway replays them).
     pub golden: GoldenSet,
+    /// TreeSHAP on the holdout (cards before version 3 have none).
+    #[serde(default)]
+    pub explanations: Option<ExplanationSummary>,
     pub timings_seconds: BTreeMap<String, f64>,
     pub artifacts: Artifacts,
     /// The resolved configuration (its hash is `config_hash`).
@@ -423,6 +491,7 @@ pub fn card(outcome: &Outcome, onnx_sha256: &str) -> ModelCard {
         },
         parity: outcome.parity.clone(),
         golden: golden_rows(outcome),
+        explanations: Some(explanation_summary(outcome)),
         timings_seconds: outcome
             .timings
             .iter()

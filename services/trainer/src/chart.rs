@@ -115,17 +115,7 @@ pub fn holdout_svg(
         ),
     ];
     let height = TOP + 2.0 * PANEL_HEIGHT + GAP + 60.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">{}</text>"#,
-        escape(headline)
-    );
+    let mut svg = open_svg(height, headline);
     for panel in &panels {
         draw_panel(&mut svg, panel);
     }
@@ -214,6 +204,28 @@ fn flush(svg: &mut String, segment: &mut String, colour: &str) {
     }
 }
 
+/// An SVG document of the chart width and `height`, white, with `title` at the top left.
+fn open_svg(height: f64, title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">{}</text>"#,
+        escape(title)
+    );
+    svg
+}
+
+/// A number with at most three decimals and no trailing zeros (`23`, `0.42`).
+fn compact(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn nice_ceiling(value: f64) -> f64 {
     let magnitude = 10_f64.powf(value.log10().floor());
     for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
@@ -228,6 +240,100 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Mean |SHAP| per feature as horizontal bars, largest first (`features` already sorted).
+pub fn importance_svg(features: &[(String, f64)], title: &str) -> String {
+    let bar_height = 22.0;
+    let label_width = 140.0;
+    let plot_width = WIDTH - label_width - RIGHT - 80.0;
+    let height = TOP + bar_height * features.len() as f64 + 40.0;
+    let max = features.iter().map(|f| f.1).fold(0.0_f64, f64::max);
+    let scale = if max > 0.0 { plot_width / max } else { 0.0 };
+    let mut svg = open_svg(height, title);
+    for (index, (name, value)) in features.iter().enumerate() {
+        let y = TOP + bar_height * index as f64;
+        let width = value * scale;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect x="{label_width}" y="{:.1}" width="{width:.1}" height="{:.1}" fill="{PREDICTED_COLOUR}"/><text x="{:.1}" y="{:.1}">{value:.2}</text>"#,
+            label_width - 8.0,
+            y + bar_height * 0.7,
+            escape(name),
+            y + 3.0,
+            bar_height - 6.0,
+            label_width + width + 6.0,
+            y + bar_height * 0.7,
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A SHAP dependence chart: each row's contribution of one feature against the feature's
+/// value (the normalized value the model sees), one dot per row.
+pub fn dependence_svg(feature: &str, values: &[f64], contributions: &[f64], title: &str) -> String {
+    let height = TOP + PANEL_HEIGHT + 60.0;
+    let plot_width = WIDTH - LEFT - RIGHT;
+    let points: Vec<(f64, f64)> = values
+        .iter()
+        .zip(contributions)
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (*x, *y))
+        .collect();
+    let (x_min, x_max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
+    let y_abs = points.iter().map(|p| p.1.abs()).fold(0.0_f64, f64::max);
+    let y_max = if y_abs > 0.0 {
+        nice_ceiling(y_abs)
+    } else {
+        1.0
+    };
+    let span = if x_max > x_min { x_max - x_min } else { 1.0 };
+    let x = |v: f64| LEFT + plot_width * (v - x_min) / span;
+    let y = |v: f64| TOP + PANEL_HEIGHT * (0.5 - 0.5 * v / y_max);
+    let mut svg = open_svg(height, title);
+    for tick in [-1.0, -0.5, 0.0, 0.5, 1.0] {
+        let value = y_max * tick;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="{}"/><text x="{}" y="{:.1}" text-anchor="end">{value:.0}</text>"##,
+            WIDTH - RIGHT,
+            if tick == 0.0 { "#999" } else { "#eee" },
+            LEFT - 6.0,
+            y(value) + 4.0,
+            yy = y(value)
+        );
+    }
+    let mut dots = String::new();
+    for (vx, vy) in &points {
+        let _ = write!(dots, "M{:.1} {:.1}h0", x(*vx), y(*vy));
+    }
+    // One path of zero-length segments with round caps: a dot per row, one element in all.
+    let _ = writeln!(
+        svg,
+        r#"<path d="{dots}" stroke="{PREDICTED_COLOUR}" stroke-opacity="0.35" stroke-width="4" stroke-linecap="round" fill="none"/>"#
+    );
+    let bottom = TOP + PANEL_HEIGHT;
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_width}" height="{PANEL_HEIGHT}" fill="none" stroke="#999"/><text x="{LEFT}" y="{:.1}">{}</text><text x="{}" y="{:.1}" text-anchor="end">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle">{} (model input)</text><text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">contribution (rentals)</text>"##,
+        bottom + 16.0,
+        compact(x_min),
+        WIDTH - RIGHT,
+        bottom + 16.0,
+        compact(x_max),
+        LEFT + plot_width / 2.0,
+        bottom + 36.0,
+        escape(feature),
+        TOP + PANEL_HEIGHT / 2.0,
+        TOP + PANEL_HEIGHT / 2.0,
+    );
+    svg.push_str("</svg>\n");
+    svg
 }
 
 #[cfg(test)]

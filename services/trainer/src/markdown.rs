@@ -118,6 +118,38 @@ pub fn render(card: &ModelCard) -> String {
         );
     }
 
+    if let Some(summary) = &card.explanations {
+        let _ = writeln!(md, "\n## Explanations\n");
+        let _ = writeln!(
+            md,
+            "Exact TreeSHAP ({}) of the exported file on all {} holdout hours, in rentals per \
+             hour: each member's exact score-space values rescaled through its link. Base value \
+             {}.\n",
+            summary.algorithm.replace('_', " "),
+            summary.rows,
+            summary
+                .base_value
+                .map_or_else(|| "n/a".to_owned(), |b| format!("{b:.1}"))
+        );
+        let _ = writeln!(
+            md,
+            "![Mean |SHAP| per feature]({})\n",
+            summary.importance_chart
+        );
+        let _ = writeln!(md, "| feature | mean \\|SHAP\\| |\n|---|---:|");
+        for f in &summary.mean_abs {
+            let _ = writeln!(md, "| {} | {:.2} |", f.feature, f.mean_abs);
+        }
+        let _ = writeln!(md);
+        for chart in &summary.dependence_charts {
+            let _ = writeln!(
+                md,
+                "![SHAP dependence of {}]({})\n",
+                chart.feature, chart.file
+            );
+        }
+    }
+
     let _ = writeln!(md, "\n## Model\n");
     let _ = writeln!(
         md,

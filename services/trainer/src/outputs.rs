@@ -99,6 +99,56 @@ pub fn write_failed_quality_report(
     Ok(path)
 }
 
+/// The mean |SHAP| bars and the dependence charts the card's summary names.
+fn write_explanation_charts(
+    outcome: &Outcome,
+    summary: &card::ExplanationSummary,
+    stage: &Path,
+) -> Result<(), OutputError> {
+    let bars: Vec<(String, f64)> = summary
+        .mean_abs
+        .iter()
+        .map(|f| (f.feature.clone(), f.mean_abs))
+        .collect();
+    let title = format!(
+        "Mean |SHAP| per feature over the {} holdout hours (rentals per hour; TreeSHAP, path-dependent)",
+        summary.rows
+    );
+    write_file(
+        stage,
+        &summary.importance_chart,
+        chart::importance_svg(&bars, &title).as_bytes(),
+    )?;
+    let names = velocast_features::Signature::current();
+    let names = names.feature_names();
+    let contributions = &outcome.explanations.contributions;
+    for chart_spec in &summary.dependence_charts {
+        let Some(column) = names.iter().position(|n| *n == chart_spec.feature) else {
+            continue;
+        };
+        let values: Vec<f64> = outcome
+            .holdout
+            .features
+            .iter()
+            .map(|row| f64::from(row[column]))
+            .collect();
+        let shap: Vec<f64> = contributions
+            .chunks_exact(velocast_features::FEATURE_COUNT)
+            .map(|row| row[column])
+            .collect();
+        let title = format!(
+            "SHAP dependence of {} over the holdout: its contribution against its value",
+            chart_spec.feature
+        );
+        write_file(
+            stage,
+            &chart_spec.file,
+            chart::dependence_svg(&chart_spec.feature, &values, &shap, &title).as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes every output of a finished run into `dir` (replacing it). Returns the card.
 pub fn write(outcome: &Outcome, dir: &Path) -> Result<ModelCard, OutputError> {
     let artifacts = Artifacts::default();
@@ -170,6 +220,9 @@ pub fn write(outcome: &Outcome, dir: &Path) -> Result<ModelCard, OutputError> {
         &headline,
     );
     write_file(stage, &artifacts.holdout_chart, svg.as_bytes())?;
+    if let Some(summary) = &card.explanations {
+        write_explanation_charts(outcome, summary, stage)?;
+    }
 
     // Swap the staged directory into place: the old one is moved aside first and removed only
     // once the new one is in, so a failure here leaves the old outputs where they were.

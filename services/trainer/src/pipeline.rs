@@ -48,6 +48,8 @@ pub enum TrainError {
     Runtime(#[from] RuntimeError),
     #[error("ONNX Runtime returned {served} predictions for {native} holdout rows")]
     ParityRows { served: usize, native: usize },
+    #[error("explaining the exported model: {0}")]
+    Explain(String),
     #[error("ONNX Runtime parity: {0}")]
     ParityValue(String),
     #[error(
@@ -113,7 +115,46 @@ pub struct Outcome {
     pub onnx: Vec<u8>,
     pub card_digest: String,
     pub parity: Parity,
+    /// TreeSHAP of the exported file on every holdout row.
+    pub explanations: HoldoutExplanations,
     pub timings: Vec<(&'static str, f64)>,
+}
+
+/// Path-dependent TreeSHAP of the exported file on the holdout, in output space (each member's
+/// exact score-space values rescaled through its link): what the card's global view is made of.
+#[derive(Debug, Clone)]
+pub struct HoldoutExplanations {
+    /// Row-major: one contribution per feature per holdout row.
+    pub contributions: Vec<f64>,
+    /// The base value (the same for every row; none without rows).
+    pub base_value: Option<f64>,
+    /// Mean |contribution| per feature, in signature order.
+    pub mean_abs: Vec<f64>,
+}
+
+/// Explains `holdout_x` on the exported `onnx` bytes: the model the registry will hold.
+fn explain_holdout(onnx: &[u8], holdout_x: &[f32]) -> Result<HoldoutExplanations, TrainError> {
+    let problem = |what: String| TrainError::Explain(what);
+    let info = velocast_onnx::read(onnx).map_err(|e| problem(e.to_string()))?;
+    let explainer = velocast_explain::Explainer::new(info.blend, FEATURE_COUNT, info.covers)
+        .map_err(|e| problem(e.to_string()))?;
+    let explained = explainer
+        .explain(holdout_x, &velocast_explain::Mode::PathDependent)
+        .map_err(|e| problem(e.to_string()))?;
+    let rows = explained.len().max(1) as f64;
+    let mut mean_abs = vec![0.0; FEATURE_COUNT];
+    let mut contributions = Vec::with_capacity(explained.len() * FEATURE_COUNT);
+    for explanation in &explained {
+        for (total, value) in mean_abs.iter_mut().zip(&explanation.contributions) {
+            *total += value.abs() / rows;
+        }
+        contributions.extend_from_slice(&explanation.contributions);
+    }
+    Ok(HoldoutExplanations {
+        contributions,
+        base_value: explained.first().map(|e| e.base_value),
+        mean_abs,
+    })
 }
 
 /// Metadata keys written into the ONNX model.
@@ -347,6 +388,9 @@ pub fn run(
     );
     clock.lap("parity");
 
+    let explanations = explain_holdout(&onnx, holdout_x)?;
+    clock.lap("explain");
+
     Ok(Outcome {
         config: config.clone(),
         dataset,
@@ -366,6 +410,7 @@ pub fn run(
         onnx,
         card_digest: digest,
         parity,
+        explanations,
         timings: clock.timings,
     })
 }

@@ -189,6 +189,62 @@ fn trains_exports_and_proves_parity_on_the_real_data() {
     let quality: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("quality_report.json")).unwrap()).unwrap();
     assert_eq!(quality["passed"], true);
+
+    // Global explanations: mean |SHAP| over the holdout of the written file, recomputed here
+    // from that file with the library, and the charts the card names.
+    let summary = card.explanations.as_ref().unwrap();
+    assert_eq!(summary.rows, 2888);
+    assert_eq!(summary.mean_abs.len(), velocast_features::FEATURE_COUNT);
+    assert!(
+        summary
+            .mean_abs
+            .windows(2)
+            .all(|w| w[0].mean_abs >= w[1].mean_abs)
+    );
+    let info = velocast_onnx::read(&std::fs::read(out.join("model.onnx")).unwrap()).unwrap();
+    let explainer =
+        velocast_explain::Explainer::new(info.blend, velocast_features::FEATURE_COUNT, info.covers)
+            .unwrap();
+    let rows: Vec<f32> = holdout_table.features.as_flattened().to_vec();
+    let explained = explainer
+        .explain(&rows, &velocast_explain::Mode::PathDependent)
+        .unwrap();
+    let names = velocast_features::Signature::current();
+    for entry in &summary.mean_abs {
+        let column = names
+            .feature_names()
+            .iter()
+            .position(|n| *n == entry.feature)
+            .unwrap();
+        let mean = explained
+            .iter()
+            .map(|e| e.contributions[column].abs())
+            .sum::<f64>()
+            / 2888.0;
+        assert!(
+            (mean - entry.mean_abs).abs() <= 1e-9 * mean.max(1.0),
+            "{}: {mean} vs {}",
+            entry.feature,
+            entry.mean_abs
+        );
+    }
+    // The hour of day matters most for hourly demand.
+    assert_eq!(summary.mean_abs[0].feature, "hr", "{:?}", summary.mean_abs);
+    assert!(md.contains(&format!("]({})", summary.importance_chart)));
+    assert_eq!(summary.dependence_charts.len(), 4);
+    for chart in &summary.dependence_charts {
+        assert!(md.contains(&format!("]({})", chart.file)));
+        let svg = std::fs::read_to_string(out.join(&chart.file)).unwrap();
+        // One dot per holdout row.
+        assert_eq!(svg.matches("h0").count(), 2888, "{}", chart.file);
+    }
+    assert!(
+        std::fs::read_to_string(out.join(&summary.importance_chart))
+            .unwrap()
+            .matches("<rect x=")
+            .count()
+            >= velocast_features::FEATURE_COUNT
+    );
 }
 
 #[test]

@@ -69,6 +69,32 @@ pub fn choose_arm<'a>(
         .ok_or_else(|| GatewayError::NoArm(route.route.name.to_string()))
 }
 
+/// The version an arm serves (held by the request until it is answered).
+pub fn arm_model(route: &RouteState, arm: &ArmState) -> Result<Arc<LoadedModel>, GatewayError> {
+    arm.model
+        .as_ref()
+        .map(Arc::clone)
+        .ok_or_else(|| GatewayError::ArmNotLoaded {
+            route: route.route.name.to_string(),
+            arm: arm.arm.name.to_string(),
+        })
+}
+
+/// A JSON answer of `version` on `arm`, with the headers that say which.
+pub fn served_json(body: Vec<u8>, version: u32, arm: &ArmState) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    served_headers(response.headers_mut(), version, arm);
+    response
+}
+
 /// What a model answered, and which version it was.
 #[derive(Debug)]
 pub struct Outcome {
@@ -111,15 +137,8 @@ async fn run<F>(
 where
     F: FnOnce() -> Result<Vec<f32>, GatewayError>,
 {
-    let model = arm
-        .model
-        .as_ref()
-        .map(Arc::clone)
-        .ok_or_else(|| GatewayError::ArmNotLoaded {
-            route: route.route.name.to_string(),
-            arm: arm.arm.name.to_string(),
-        })?;
-    let arrival = model.pool.arriving();
+    let model = arm_model(route, arm)?;
+    let arrival = model.backend.arriving();
     let rows = parse()?;
     let kept = keep_rows.then(|| rows.clone());
     let cached = model.cache.as_ref().map(|cache| cache.lookup(&rows));
@@ -172,15 +191,14 @@ where
     })
 }
 
-/// Runs rows through the model's sessions, recording queue, inference and batch metrics.
+/// Runs rows through the model's backend, recording queue, inference and batch metrics.
 async fn score(
     arm: &ArmState,
     model: &LoadedModel,
     rows: Vec<f32>,
-    arrival: crate::pool::Arrival,
+    arrival: Option<crate::pool::Arrival>,
 ) -> Result<Vec<f32>, GatewayError> {
-    let receiver = model.pool.submit(rows, Some(arrival))?;
-    let scored = receiver.await.map_err(|_| PoolError::Closed)??;
+    let scored = model.backend.score(rows, arrival).await?;
     let metrics = &arm.metrics;
     metrics.queue.observe(scored.queued.as_secs_f64());
     metrics.inference.observe(scored.inference.as_secs_f64());

@@ -1,5 +1,6 @@
 //! The gateway's routes and the one `router()` with its layer order.
 
+pub mod explain;
 pub mod infer;
 pub mod ops;
 pub mod predict;
@@ -30,11 +31,13 @@ pub const PUBLIC_PATHS: [&str; 2] = ["/v2/health/live", "/v2/health/ready"];
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Velocast gateway", description = "Hourly bike-share demand predictions from the registry's models over ONNX Runtime: named-feature JSON, A/B routing from config, hot model swaps."),
-    paths(predict::predict_named),
-    components(schemas(velocast_http::ErrorBody, predict::Prediction, predict::Predictions, predict::Instances)),
+    paths(predict::predict_named, predict::explain_named),
+    components(schemas(velocast_http::ErrorBody, predict::Prediction, predict::Predictions, predict::Instances,
+        explain::ExplanationAnswer, explain::ExplanationsAnswer, explain::RowExplanation, explain::MemberAttributions)),
     modifiers(&BearerAuth),
     tags(
         (name = "predict", description = "Demand predictions"),
+        (name = "explain", description = "Exact TreeSHAP explanations of the predictions"),
         (name = "inference protocol v2", description = "The Open Inference Protocol (KServe V2, Triton) over REST"),
         (name = "operations", description = "Health, Prometheus metrics and what serves where"),
     )
@@ -46,7 +49,8 @@ pub struct ApiDoc;
 fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(predict::predict_default))
-        .route("/v1/models/{target}", post(predict::predict_named))
+        .routes(routes!(predict::explain_default))
+        .route("/v1/models/{target}", post(predict::model_action))
         .routes(routes!(v2::infer))
         .routes(routes!(v2::infer_version));
     let operations = OpenApiRouter::new()

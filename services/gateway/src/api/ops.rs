@@ -95,6 +95,10 @@ pub struct ArmStatus {
     pub sha256: Option<String>,
     /// Seconds since the epoch.
     pub loaded_at: Option<f64>,
+    /// `onnxruntime` or `native`; absent until a version has loaded.
+    pub backend: Option<String>,
+    /// Whether `:explain` can explain the version (absent until one has loaded).
+    pub explainable: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -171,6 +175,11 @@ pub async fn status(
                         version: arm.model.as_ref().map(|m| m.version),
                         sha256: arm.model.as_ref().map(|m| m.sha256.clone()),
                         loaded_at: arm.model.as_ref().map(|m| epoch_seconds(m.loaded_at)),
+                        backend: arm
+                            .model
+                            .as_ref()
+                            .map(|m| m.backend.kind().name().to_owned()),
+                        explainable: arm.model.as_ref().map(|m| m.explainer.is_ok()),
                     })
                     .collect(),
             }

@@ -5,15 +5,16 @@
 //! literal in one segment) and documented as `/v1/models/{name}:predict`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use velocast_auth::Principal;
+use velocast_auth::Scope;
 use velocast_features::{DemandRequest, FEATURE_COUNT};
 use velocast_http::ApiError;
-use velocast_http::auth::{Authorized, Predict};
+use velocast_http::auth::{Authenticated, Authorized, Predict};
 
 use crate::api::infer;
 use crate::error::GatewayError;
@@ -71,7 +72,10 @@ pub struct Predictions {
 }
 
 /// The rows of a body: `(requests, batch?)`, with errors naming the field (`instances[3].weather`).
-fn parse_body(body: &[u8], max_instances: usize) -> Result<(Vec<DemandRequest>, bool), ApiError> {
+pub(crate) fn parse_body(
+    body: &[u8],
+    max_instances: usize,
+) -> Result<(Vec<DemandRequest>, bool), ApiError> {
     // A cheap look for the batch key; a body that has it and is not a valid batch is refused
     // with the batch's error, which names the offending field either way.
     let batch = memchr_instances(body);
@@ -108,7 +112,7 @@ fn memchr_instances(body: &[u8]) -> bool {
 }
 
 /// The feature rows of valid requests; the first broken rule names its row and field.
-fn feature_rows(requests: &[DemandRequest], batch: bool) -> Result<Vec<f32>, ApiError> {
+pub(crate) fn feature_rows(requests: &[DemandRequest], batch: bool) -> Result<Vec<f32>, ApiError> {
     let mut rows = Vec::with_capacity(requests.len() * FEATURE_COUNT);
     for (index, request) in requests.iter().enumerate() {
         match velocast_features::features(request) {
@@ -196,16 +200,7 @@ async fn predict_on(
         })
     }
     .map_err(|e| GatewayError::Invalid(ApiError::internal(&e)))?;
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
-    infer::served_headers(response.headers_mut(), model.version, arm);
-    Ok(response)
+    Ok(infer::served_json(body, model.version, arm))
 }
 
 /// Predict demand on a named route (or the one route serving a model of that name).
@@ -220,21 +215,86 @@ async fn predict_on(
         (status = 429, description = "Rate limit exceeded (`Retry-After`, `RateLimit-*`)", body = velocast_http::ErrorBody),
     ),
     security(("bearer" = ["predict"])))]
-pub async fn predict_named(
-    caller: Authorized<Predict>,
+#[allow(dead_code)] // Documentation only: `model_action` serves the path.
+pub async fn predict_named() {}
+
+/// Explain the prediction of a named route (or the one route serving a model of that name).
+#[utoipa::path(post, path = "/v1/models/{name}:explain", tag = "explain",
+    params(("name" = String, Path, description = "A route name, or the name of a model one route serves", pattern = "^[a-z][a-z0-9_-]{0,63}$", example = "default")),
+    request_body(content = PredictBody, description = "One hour, or `{\"instances\": [...]}` (up to the explanation limit, default 256)"),
+    responses(
+        (status = 200, description = "Exact TreeSHAP of the version the request is routed to", body = crate::api::explain::ExplainAnswer,
+            headers(("x-model-version" = u32, description = "The model version explained"),
+                    ("x-route-arm" = String, description = "The arm the request was assigned to"))),
+        (status = 404, description = "No such route or model", body = velocast_http::ErrorBody),
+        (status = 409, description = "The version cannot be explained (no node covers in its file, or explanations off)", body = velocast_http::ErrorBody),
+        (status = 429, description = "Rate limit exceeded (`Retry-After`, `RateLimit-*`)", body = velocast_http::ErrorBody),
+    ),
+    security(("bearer" = ["explain"])))]
+#[allow(dead_code)] // Documentation only: `model_action` serves the path.
+pub async fn explain_named() {}
+
+/// `/v1/models/{target}`: `<name>:predict` (scope `predict`) or `<name>:explain` (scope
+/// `explain`), one handler because axum routes a path segment whole.
+pub async fn model_action(
+    caller: Authenticated,
     State(state): State<AppState>,
     Path(target): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let name = target
-        .strip_suffix(":predict")
-        .ok_or_else(|| ApiError::not_found("no such route: use /v1/models/<name>:predict"))?;
+    let (name, explain) = if let Some(name) = target.strip_suffix(":predict") {
+        (name, false)
+    } else if let Some(name) = target.strip_suffix(":explain") {
+        (name, true)
+    } else {
+        return Err(ApiError::not_found(
+            "no such route: use /v1/models/<name>:predict or /v1/models/<name>:explain",
+        ));
+    };
+    let scope = if explain {
+        Scope::EXPLAIN
+    } else {
+        Scope::PREDICT
+    };
+    caller
+        .principal
+        .require(scope)
+        .map_err(|e| ApiError::auth(&e))?;
     let serving = state.fleet.serving();
     let route = serving
         .find(name)
         .ok_or_else(|| GatewayError::UnknownRoute(name.to_owned()))?;
-    Ok(predict_on(&state, route, &caller.principal, &headers, &body).await?)
+    let principal = &caller.principal;
+    Ok(if explain {
+        crate::api::explain::explain_on(&state, route, principal, &headers, &body).await?
+    } else {
+        predict_on(&state, route, principal, &headers, &body).await?
+    })
+}
+
+/// Explain the prediction of the default route.
+#[utoipa::path(post, path = "/v1/explain", tag = "explain",
+    request_body(content = PredictBody, description = "One hour, or `{\"instances\": [...]}`"),
+    responses(
+        (status = 200, description = "Exact TreeSHAP of the version the request is routed to", body = crate::api::explain::ExplainAnswer,
+            headers(("x-model-version" = u32), ("x-route-arm" = String))),
+        (status = 404, description = "No default route", body = velocast_http::ErrorBody),
+        (status = 409, description = "The version cannot be explained", body = velocast_http::ErrorBody),
+        (status = 429, description = "Rate limit exceeded (`Retry-After`, `RateLimit-*`)", body = velocast_http::ErrorBody),
+    ),
+    security(("bearer" = ["explain"])))]
+pub async fn explain_default(
+    caller: Authorized<velocast_http::auth::Explain>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let serving = state.fleet.serving();
+    let route = serving
+        .default_route()
+        .ok_or(GatewayError::NoDefaultRoute)?;
+    Ok(crate::api::explain::explain_on(&state, route, &caller.principal, &headers, &body).await?)
 }
 
 /// Predict demand on the default route.

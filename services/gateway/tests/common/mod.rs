@@ -341,7 +341,21 @@ pub async fn get_json(
         .unwrap()
 }
 
-/// The gateway's metrics text.
+/// `POST url` with a JSON `body` and `token`.
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `POST /v1/predict` with `body` and a `predict` token.
 pub async fn predict(
     http: &reqwest::Client,
