@@ -7,8 +7,11 @@
 #   bench/gateway.sh            (DURATION=10 seconds per measurement)
 #
 # The gateway runs with JWT auth, the per-subject rate limit (quota far above the offered
-# load, so it is checked on every request and never refuses) and metrics on; FastAPI with
-# PyJWT, a `limits` token bucket and prometheus_client; the bare handler with none of them.
+# load, so it is checked on every request and never refuses) and metrics on, once with ONNX
+# Runtime (the default backend) and once with `backend = "native"`; FastAPI with PyJWT, a
+# `limits` token bucket and prometheus_client; the bare handler with none of them (but the
+# gateway's allocator, mimalloc: an advantage the gateway has that is not what it is measured
+# on).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -136,6 +139,16 @@ pids+=($gateway_pid)
 wait_ready http://127.0.0.1:18080/health/ready
 gateway_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18080/v1/predict)
 
+# (1b) The same gateway with the native evaluator.
+VELOCAST_TOKEN="$("$BIN/velocast" token --sub gateway --scope models:read --ttl 2h)" \
+VELOCAST_GATEWAY__CACHE_DIR="$work/cache-native" VELOCAST_GATEWAY__BACKEND=native \
+  taskset -c 0 "$BIN/velocast-gateway" serve --config "$work/gateway.toml" --bind 127.0.0.1:18082 \
+  --registry http://127.0.0.1:18081 2>"$work/gateway-native.log" &
+native_pid=$!
+pids+=($native_pid)
+wait_ready http://127.0.0.1:18082/health/ready
+native_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18082/v1/predict)
+
 # (2) Bare axum + ort.
 taskset -c 0 "$BIN/examples/bare_axum_ort" "$MODEL_DIR/model.onnx" 127.0.0.1:18090 2>"$work/bare.log" &
 bare_pid=$!
@@ -163,12 +176,14 @@ fastapi_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: a
 # apart are what the bars compare.
 for connections in 1 16 64; do
   measure gateway "$gateway_pid" http://127.0.0.1:18080/v1/predict "$work/one.json" "$connections" 1
+  measure gateway-native "$native_pid" http://127.0.0.1:18082/v1/predict "$work/one.json" "$connections" 1
   measure bare "$bare_pid" http://127.0.0.1:18090/v1/predict "$work/one.json" "$connections" 1
   measure fastapi "$fastapi_pid" http://127.0.0.1:18070/v1/predict "$work/one.json" "$connections" 1
 done
 measure gateway "$gateway_pid" http://127.0.0.1:18080/v1/predict "$work/batch.json" 16 256
+measure gateway-native "$native_pid" http://127.0.0.1:18082/v1/predict "$work/batch.json" 16 256
 measure bare "$bare_pid" http://127.0.0.1:18090/v1/predict "$work/batch.json" 16 256
 measure fastapi "$fastapi_pid" http://127.0.0.1:18070/v1/predict_batch "$work/batch.json" 16 256
 curl -fsS http://127.0.0.1:18080/metrics > "$work/gateway.metrics"
 
-"$VENV/bin/python" bench/summarize_gateway.py "$work/results.jsonl" "$gateway_answer" "$bare_answer" "$fastapi_answer" "$work/gateway.metrics"
+"$VENV/bin/python" bench/summarize_gateway.py "$work/results.jsonl" "$gateway_answer" "$bare_answer" "$fastapi_answer" "$work/gateway.metrics" "$native_answer"

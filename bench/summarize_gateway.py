@@ -8,10 +8,11 @@ import datetime as dt
 import pathlib
 import platform
 
-results_path, gateway_answer, bare_answer, fastapi_answer, metrics_path = sys.argv[1:]
+results_path, gateway_answer, bare_answer, fastapi_answer, metrics_path, native_answer = sys.argv[1:]
 rows = [json.loads(line) for line in open(results_path)]
 answers = {name: json.loads(text) for name, text in
-           [("gateway", gateway_answer), ("bare", bare_answer), ("fastapi", fastapi_answer)]}
+           [("gateway", gateway_answer), ("gateway-native", native_answer), ("bare", bare_answer),
+            ("fastapi", fastapi_answer)]}
 values = {name: float(answer["prediction"]) for name, answer in answers.items()}
 
 
@@ -46,6 +47,9 @@ bar("p99 at 64 connections ≤ 1/10 of FastAPI's",
     get("gateway", 64, 1)["p99_ms"] / get("fastapi", 64, 1)["p99_ms"], 0.1, False)
 bar("256-row batches ≥ 0.9× bare rows/s",
     get("gateway", 16, 256)["rows_per_second"] / get("bare", 16, 256)["rows_per_second"], 0.9)
+# Issue 10: the native evaluator behind the same gateway.
+bar("backend = native: single-row throughput ≥ 2× bare at 64 connections",
+    get("gateway-native", 64, 1)["requests_per_second"] / get("bare", 64, 1)["requests_per_second"], 2.0)
 
 summary = {
     "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -60,7 +64,7 @@ out.mkdir(parents=True, exist_ok=True)
 (out / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 lines = [
-    "# Gateway vs the FastAPI stack and a bare axum + ort handler",
+    "# Gateway (ONNX Runtime and native backends) vs the FastAPI stack and a bare axum + ort handler",
     "",
     f"{summary['date']}; {summary['machine']}; `bench/gateway.sh` (oha, "
     f"{rows[0] and 'same'} trained model `out/model`, same request bodies).",
@@ -70,7 +74,7 @@ lines = [
     "| server | connections | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU µs/request | non-200 answers |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
-order = ["gateway", "bare", "fastapi"]
+order = ["gateway", "gateway-native", "bare", "fastapi"]
 for row in sorted(rows, key=lambda r: (order.index(r["server"]), r["rows"], r["connections"])):
     lines.append(
         f"| {row['server']} | {row['connections']} | {row['rows']} | {row['requests_per_second']:,.0f} | "

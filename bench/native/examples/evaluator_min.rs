@@ -49,4 +49,12 @@ fn main() {
         ob * 1e6 / 256.0,
         ob / nb
     );
+    // For bench/explain.sh.
+    println!(
+        "{{\"native_single_seconds\": {n1}, \"ort_single_seconds\": {o1}, \"native_batch_row_seconds\": {}, \"ort_batch_row_seconds\": {}, \"layout\": \"{}\", \"table_bytes\": {}}}",
+        nb / 256.0,
+        ob / 256.0,
+        native.layout().name(),
+        native.table_bytes()
+    );
 }

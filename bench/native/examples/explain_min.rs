@@ -12,9 +12,9 @@ fn main() {
     let info = velocast_onnx::read(&model_bytes().unwrap()).unwrap();
     let started = Instant::now();
     let explainer = Explainer::new(info.blend, 15, info.covers).unwrap();
+    let setup = started.elapsed().as_secs_f64();
     println!(
-        "explainer ready in {:.3} s: {:?}",
-        started.elapsed().as_secs_f64(),
+        "explainer ready in {setup:.3} s: {:?}",
         explainer.table_stats()
     );
     let rows = holdout_rows().unwrap();
@@ -47,5 +47,11 @@ fn main() {
         best * 1e6,
         rows.len() / 15,
         all
+    );
+    // For bench/explain.sh.
+    println!(
+        "{{\"one_row_seconds\": {best}, \"all_rows_seconds\": {all}, \"rows\": {}, \"setup_seconds\": {setup}, \"table_bytes\": {}}}",
+        rows.len() / 15,
+        explainer.table_stats().map_or(0, |s| s.bytes)
     );
 }
