@@ -1,13 +1,35 @@
-# velocast-registry: multi-stage, locked build; the runtime image holds the binary, CA roots
-# and nothing else, and runs as an unprivileged user.
+# syntax=docker/dockerfile:1
+# velocast-registry: multi-stage, locked build. Dependencies are compiled in their own layer (cargo-chef),
+# so a change to our code rebuilds only our crates. The runtime image is Debian slim (glibc, as
+# ONNX Runtime needs) with CA roots, the binary and nothing else,
+# running as an unprivileged user.
 #   docker build -f docker/registry.Dockerfile -t velocast/registry .
-FROM rust:1.95-bookworm AS build
+FROM rust:1.95-bookworm AS chef
+RUN cargo install cargo-chef --locked --version 0.1.77
 WORKDIR /src
+
+FROM chef AS planner
 COPY . .
-RUN cargo build --release --locked -p velocast-registry \
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json -p velocast-registry
+COPY . .
+RUN cargo build --release --locked -p velocast-registry --bin velocast-registry \
  && cp target/release/velocast-registry /velocast-registry
 
 FROM debian:bookworm-slim
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="velocast-registry" \
+      org.opencontainers.image.description="The Velocast model registry: versions, artifacts, lineage and aliases over Postgres" \
+      org.opencontainers.image.source="https://github.com/velocast/velocast" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+# Pinned by the Debian release; ca-certificates is the only package the services need.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
