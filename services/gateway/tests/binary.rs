@@ -196,11 +196,11 @@ async fn sigterm_under_load_turns_readiness_false_and_answers_every_accepted_req
     registry.stop().await.unwrap();
 }
 
-/// The ConfigMap's `gateway.toml` in k8s/gateway.yaml is a valid configuration (routes included);
+/// The ConfigMap's `gateway.toml` in k8s/base/gateway.yaml is a valid configuration (routes included);
 /// only its JWKS file, mounted from a Secret in the cluster, is swapped for a test secret.
 #[test]
 fn the_kubernetes_configmap_holds_a_valid_configuration() {
-    let manifest = std::fs::read_to_string(workspace().join("k8s/gateway.yaml")).unwrap();
+    let manifest = std::fs::read_to_string(workspace().join("k8s/base/gateway.yaml")).unwrap();
     let start = manifest.find("  gateway.toml: |\n").unwrap() + "  gateway.toml: |\n".len();
     let text: String = manifest[start..]
         .lines()

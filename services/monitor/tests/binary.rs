@@ -113,13 +113,13 @@ fn sigterm_drains_and_exits_cleanly() {
     );
 }
 
-/// The ConfigMap's `monitor.toml` in k8s/monitor.yaml is a valid configuration (its alert
+/// The ConfigMap's `monitor.toml` in k8s/base/monitor.yaml is a valid configuration (its alert
 /// rules included); only the files mounted from Secrets in the cluster are left out.
 #[test]
 fn the_kubernetes_configmap_holds_a_valid_configuration() {
     let manifest = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../k8s/monitor.yaml"
+        "/../../k8s/base/monitor.yaml"
     ))
     .unwrap();
     let marker = "  monitor.toml: |\n";
