@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo up train registry models test lint fmt clippy deny machete manifests unit contract bench-train bench-accuracy bench-registry clean
+.PHONY: help setup demo up train registry models test lint fmt clippy deny machete manifests ops-lint unit contract bench-train bench-accuracy bench-registry clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ models: ## List models and versions in the running registry (token: .velocast/de
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- models
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- versions bike-demand
 
-test: setup lint deny machete manifests unit contract ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, unused deps, manifest checks, the test suite, the OpenAPI contract
+test: setup lint deny machete ops-lint unit contract ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, unused deps, the operations linters and manifest policies, the test suite, the OpenAPI contract
 
 lint: fmt clippy ## Formatting and lints
 
@@ -53,8 +53,11 @@ contract: ## schemathesis (every check) against a live registry on SQLite and on
 	tests/contract/gateway.sh
 	tests/contract/monitor.sh
 
-manifests: ## Check the Kubernetes manifests (probes, resources, security contexts)
+manifests: ## Check the Kubernetes manifests' policies alone (probes, resources, security contexts, budgets, network policies, drain)
 	.velocast/py/bin/python tests/manifests.py
+
+ops-lint: ## yamllint, kubernetes-validate, hadolint, actionlint, shellcheck, zizmor and the manifest policies, each also against a broken fixture it must reject
+	.velocast/py/bin/python tests/ops/lint.py
 
 unit: ## The test suite alone (after setup)
 	$(CARGO) test --locked --workspace --all-targets

@@ -135,7 +135,7 @@ VELOCAST_GATEWAY__CACHE_DIR="$work/cache" \
   taskset -c 0 "$BIN/velocast-gateway" serve --config "$work/gateway.toml" --bind 127.0.0.1:18080 \
   --registry http://127.0.0.1:18081 2>"$work/gateway.log" &
 gateway_pid=$!
-pids+=($gateway_pid)
+pids+=("$gateway_pid")
 wait_ready http://127.0.0.1:18080/health/ready
 gateway_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18080/v1/predict)
 
@@ -145,14 +145,14 @@ VELOCAST_GATEWAY__CACHE_DIR="$work/cache-native" VELOCAST_GATEWAY__BACKEND=nativ
   taskset -c 0 "$BIN/velocast-gateway" serve --config "$work/gateway.toml" --bind 127.0.0.1:18082 \
   --registry http://127.0.0.1:18081 2>"$work/gateway-native.log" &
 native_pid=$!
-pids+=($native_pid)
+pids+=("$native_pid")
 wait_ready http://127.0.0.1:18082/health/ready
 native_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18082/v1/predict)
 
 # (2) Bare axum + ort.
 taskset -c 0 "$BIN/examples/bare_axum_ort" "$MODEL_DIR/model.onnx" 127.0.0.1:18090 2>"$work/bare.log" &
 bare_pid=$!
-pids+=($bare_pid)
+pids+=("$bare_pid")
 wait_ready_post() {
   for _ in $(seq 1 600); do
     curl -fsS -o /dev/null -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" "$1" 2>/dev/null && return 0
@@ -167,7 +167,7 @@ bare_answer=$(curl -fsS -H 'content-type: application/json' -d @"$work/one.json"
 MODEL="$MODEL_DIR/model.onnx" taskset -c 0 "$VENV/bin/uvicorn" --app-dir bench fastapi_app:app \
   --host 127.0.0.1 --port 18070 --loop uvloop --http httptools --no-access-log --log-level warning 2>"$work/fastapi.log" &
 fastapi_pid=$!
-pids+=($fastapi_pid)
+pids+=("$fastapi_pid")
 wait_ready_post http://127.0.0.1:18070/v1/predict
 fastapi_answer=$(curl -fsS -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d @"$work/one.json" http://127.0.0.1:18070/v1/predict)
 

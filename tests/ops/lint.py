@@ -1,0 +1,139 @@
+"""The offline operations gate `make ops-lint` runs (and `make test` through it): every linter
+on the repository's own files with zero findings, then each linter against a deliberately broken
+fixture, which it must reject for the reason the fixture was broken for. A linter that accepts
+its broken fixture is as much a failure as one that rejects our files: it would prove nothing.
+
+  yamllint             every YAML file (.yamllint.yaml) and every overlay as kubectl kustomize
+                       renders it
+  kubernetes-validate  strict schema validation of every rendered overlay against the pinned
+                       Kubernetes minor (custom resources have no schema there: tests/manifests.py
+                       checks ServiceMonitors and PrometheusRules instead)
+  hadolint             docker/*.Dockerfile
+  actionlint           .github/workflows (with shellcheck on their run: scripts)
+  shellcheck           scripts/, bench/, tests/contract/ and .ci/run
+  zizmor --offline     .github/workflows (pedantic persona)
+  tests/manifests.py   the policies no linter covers
+
+Tools come from .velocast/py (scripts/setup.sh installs them); kubectl from the machine.
+Exits 1 naming every problem."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parent.parent.parent
+TOOLS = REPO / ".velocast" / "py" / "bin"
+FIXTURES = REPO / "tests" / "ops" / "fixtures"
+KUBERNETES_MINOR = "1.32.0"  # the oldest minor the manifests promise to run on (kubectl here: 1.32)
+ENV = dict(os.environ, PATH=f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1")
+
+problems = []
+passed = []
+
+
+def tool(name):
+    path = TOOLS / name
+    if not path.exists():
+        sys.exit(f"ops-lint: {path} is missing: run scripts/setup.sh (make setup)")
+    return str(path)
+
+
+def run(argv, stdin=None):
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd=REPO, env=ENV)
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def clean(what, argv, stdin=None):
+    """Our own files: the tool must exit 0."""
+    code, output = run(argv, stdin)
+    if code != 0:
+        problems.append(f"{what}: findings (exit {code}):\n    " + output.replace("\n", "\n    "))
+    else:
+        passed.append(what)
+
+
+def rejects(what, argv, expected, stdin=None):
+    """A broken fixture: the tool must fail and name every expected finding."""
+    code, output = run(argv, stdin)
+    missing = [finding for finding in expected if finding not in output]
+    if code == 0 or missing:
+        problems.append(f"{what}: the broken fixture was not rejected as expected "
+                        f"(exit {code}, missing {missing}):\n    " + output.replace("\n", "\n    "))
+    else:
+        passed.append(f"{what} (rejected: {', '.join(expected)})")
+
+
+def render(overlay):
+    result = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, cwd=REPO)
+    if result.returncode != 0:
+        problems.append(f"kubectl kustomize {overlay.relative_to(REPO)}: {result.stderr.strip()}")
+        return None
+    return result.stdout
+
+
+def without_custom_resources(rendered):
+    """The rendered documents kubernetes-validate has schemas for (the built-in API groups)."""
+    import yaml
+
+    documents = [d for d in yaml.safe_load_all(rendered) if d]
+    kept = [d for d in documents if "." not in d.get("apiVersion", "").split("/")[0]
+            or d["apiVersion"].split("/")[0].endswith(".k8s.io")]
+    return yaml.safe_dump_all(kept, sort_keys=False)
+
+
+kubectl = shutil.which("kubectl")
+if not kubectl:
+    sys.exit("ops-lint: kubectl is needed to render the overlays (kubectl kustomize)")
+
+yamllint, validate = tool("yamllint"), tool("kubernetes-validate")
+hadolint, actionlint = tool("hadolint"), tool("actionlint")
+shellcheck, zizmor = tool("shellcheck"), tool("zizmor")
+rendered_rules = '{extends: .yamllint.yaml, rules: {line-length: disable}}'  # kustomize's lines, not ours
+
+# --- Our files: zero findings ---------------------------------------------------------------
+clean("yamllint .", [yamllint, "--strict", "."])
+for overlay in sorted((REPO / "k8s" / "overlays").glob("*/kustomization.yaml")):
+    name = overlay.parent.relative_to(REPO)
+    text = render(overlay.parent)
+    if text is None:
+        continue
+    clean(f"yamllint {name} (rendered)", [yamllint, "--strict", "-d", rendered_rules, "-"], text)
+    clean(f"kubernetes-validate --strict {name} (rendered)",
+          [validate, "--strict", "--quiet", "-k", KUBERNETES_MINOR, "-"], without_custom_resources(text))
+clean("hadolint docker/", [hadolint, *map(str, sorted((REPO / "docker").glob("*.Dockerfile")))])
+clean("actionlint .github/workflows", [actionlint, *map(str, sorted((REPO / ".github" / "workflows").glob("*.yml")))])
+shell_scripts = sorted(str(p) for d in ("scripts", "bench", "tests/contract") for p in (REPO / d).glob("*.sh"))
+clean("shellcheck scripts", [shellcheck, *shell_scripts, str(REPO / ".ci" / "run")])
+clean("zizmor --offline .github/workflows", [zizmor, "--offline", "--persona", "pedantic", "-q", ".github/workflows"])
+clean("tests/manifests.py k8s/", [sys.executable, str(REPO / "tests" / "manifests.py")])
+
+# --- Broken fixtures: each rejected, for its reasons ----------------------------------------
+broken_k8s = FIXTURES / "broken-k8s"
+text = render(broken_k8s / "overlays" / "broken")
+if text is not None:
+    rejects("kubernetes-validate on a misspelt field", [validate, "--strict", "-k", KUBERNETES_MINOR, "-"],
+            ["'replica' was unexpected"], text)
+rejects("yamllint on a duplicated key and trailing spaces",
+        [yamllint, "--strict", "-c", str(REPO / ".yamllint.yaml"), str(broken_k8s / "base" / "indentation.yaml")],
+        ["key-duplicates", "trailing-spaces"])
+rejects("tests/manifests.py on an unsafe Deployment", [sys.executable, str(REPO / "tests" / "manifests.py"), str(broken_k8s)],
+        ["readOnlyRootFilesystem must be true", "must carry a tag other than latest", "has no PodDisruptionBudget",
+         "is selected by no NetworkPolicy", "no default-deny NetworkPolicy", "no preStop sleep",
+         "readinessProbe must GET /health/ready", "a memory limit is required",
+         "terminationGracePeriodSeconds 20 must exceed preStop 5 s"])
+rejects("hadolint on a careless Dockerfile", [hadolint, str(FIXTURES / "broken.Dockerfile")],
+        ["DL3007", "DL3008", "DL3009", "DL3015", "DL3003", "DL4006"])
+broken_workflows = FIXTURES / "broken-workflows" / ".github" / "workflows"
+rejects("actionlint on a broken workflow", [actionlint, str(broken_workflows / "broken.yml")],
+        ["[runner-label]", "potentially untrusted", "SC2045"])
+rejects("zizmor on an unsafe workflow", [zizmor, "--offline", "--persona", "pedantic", str(broken_workflows)],
+        ["unpinned-uses", "template-injection", "dangerous-triggers", "excessive-permissions"])
+
+for line in passed:
+    print(f"ops-lint: ok  {line}")
+if problems:
+    print("ops-lint: FAILED\n  " + "\n  ".join(problems))
+    sys.exit(1)
+print(f"ops-lint: {len(passed)} checks passed")
