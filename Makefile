@@ -7,7 +7,7 @@ DATA ?= .velocast/data/hour.csv
 OUT ?= out/model
 export ORT_DYLIB_PATH ?= $(CURDIR)/.velocast/lib/libonnxruntime.so
 
-.PHONY: help setup demo up train registry models test lint fmt clippy deny machete manifests ops-lint unit contract bench-train bench-accuracy bench-registry clean
+.PHONY: help setup demo up train registry models test lint fmt clippy deny machete manifests ops-lint rehearsal unit contract bench-train bench-accuracy bench-registry clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ models: ## List models and versions in the running registry (token: .velocast/de
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- models
 	VELOCAST_TOKEN_FILE=.velocast/demo.token $(CARGO) run --release --locked -q -p velocast-cli -- versions bike-demand
 
-test: setup lint deny machete ops-lint unit contract ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, unused deps, the operations linters and manifest policies, the test suite, the OpenAPI contract
+test: setup lint deny machete ops-lint unit contract rehearsal ## Set up, then every gate: fmt, clippy -D warnings, cargo deny, unused deps, the operations linters and manifest policies, the test suite, the OpenAPI contract, the rollout rehearsal
 
 lint: fmt clippy ## Formatting and lints
 
@@ -41,6 +41,7 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p velocast-gateway --features lambda --all-targets -- -D warnings
 
 deny: ## Advisories (offline RustSec snapshot), licenses, bans, sources
 	scripts/deny.sh
@@ -59,8 +60,13 @@ manifests: ## Check the Kubernetes manifests' policies alone (probes, resources,
 ops-lint: ## yamllint, kubernetes-validate, hadolint, actionlint, shellcheck, zizmor and the manifest policies, each also against a broken fixture it must reject
 	.velocast/py/bin/python tests/ops/lint.py
 
-unit: ## The test suite alone (after setup)
+rehearsal: ## The prod overlay on one machine (network namespaces, real binaries) under load: rolling update, A/B edit, alias moves, a registry replica killed; zero failed requests (root)
+	$(CARGO) build --release --locked -p velocast-registry -p velocast-gateway -p velocast-monitor -p velocast-trainer -p velocast-cli
+	.velocast/py/bin/python tests/rehearsal/run.py
+
+unit: ## The test suite alone (after setup), and the gateway's Lambda build against a stand-in Runtime API
 	$(CARGO) test --locked --workspace --all-targets
+	$(CARGO) test --locked -p velocast-gateway --features lambda --test lambda
 
 bench-train: setup ## Velocast vs LightGBM + Optuna, same search budget, side by side
 	bench/train_vs_lightgbm.sh

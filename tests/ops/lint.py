@@ -12,6 +12,8 @@ its broken fixture is as much a failure as one that rejects our files: it would 
   actionlint           .github/workflows (with shellcheck on their run: scripts)
   shellcheck           scripts/, bench/, tests/contract/ and .ci/run
   zizmor --offline     .github/workflows (pedantic persona)
+  docker-compose       deploy/compose.yaml (`config`: the schema, interpolation, references),
+                       also that it refuses to start without VELOCAST_JWT_SECRET
   tests/manifests.py   the policies no linter covers
 
 Tools come from .velocast/py (scripts/setup.sh installs them); kubectl from the machine.
@@ -107,6 +109,15 @@ clean("actionlint .github/workflows", [actionlint, *map(str, sorted((REPO / ".gi
 shell_scripts = sorted(str(p) for d in ("scripts", "bench", "tests/contract") for p in (REPO / d).glob("*.sh"))
 clean("shellcheck scripts", [shellcheck, *shell_scripts, str(REPO / ".ci" / "run")])
 clean("zizmor --offline .github/workflows", [zizmor, "--offline", "--persona", "pedantic", "-q", ".github/workflows"])
+compose = shutil.which("docker-compose")
+if not compose:
+    sys.exit("ops-lint: docker-compose is missing: run scripts/setup.sh (make setup)")
+compose_file = str(REPO / "deploy" / "compose.yaml")
+ENV["VELOCAST_JWT_SECRET"] = "ops-lint-" + "0" * 32  # interpolation only; nothing starts
+clean("docker-compose config deploy/compose.yaml", [compose, "-f", compose_file, "config", "-q"])
+del ENV["VELOCAST_JWT_SECRET"]
+rejects("docker-compose without VELOCAST_JWT_SECRET", [compose, "-f", compose_file, "config", "-q"],
+        ["export VELOCAST_JWT_SECRET"])
 clean("tests/manifests.py k8s/", [sys.executable, str(REPO / "tests" / "manifests.py")])
 
 # --- Broken fixtures: each rejected, for its reasons ----------------------------------------
@@ -130,6 +141,9 @@ rejects("actionlint on a broken workflow", [actionlint, str(broken_workflows / "
         ["[runner-label]", "potentially untrusted", "SC2045"])
 rejects("zizmor on an unsafe workflow", [zizmor, "--offline", "--persona", "pedantic", str(broken_workflows)],
         ["unpinned-uses", "template-injection", "dangerous-triggers", "excessive-permissions"])
+
+rejects("docker-compose on a misspelt key", [compose, "-f", str(FIXTURES / "broken-compose.yaml"), "config", "-q"],
+        ["restart_policy"])
 
 for line in passed:
     print(f"ops-lint: ok  {line}")

@@ -37,6 +37,16 @@ impl std::fmt::Debug for EventDelivery {
     }
 }
 
+/// A gateway whose background work runs: the router to serve and what stops it.
+struct Started {
+    listener: TcpListener,
+    router: axum::Router,
+    tasks: TaskTracker,
+    lifecycle: Lifecycle,
+    config: GatewayConfig,
+    fleet: Arc<Fleet>,
+}
+
 /// A bound, ready-to-run gateway.
 #[derive(Debug)]
 pub struct App {
@@ -157,6 +167,39 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let Started {
+            listener,
+            router,
+            tasks,
+            lifecycle,
+            config,
+            ..
+        } = self.start()?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, registry = %config.registry_url, "gateway listening");
+        let grace = Duration::from_secs(config.shutdown_grace_seconds);
+        let outcome = velocast_http::shutdown::serve_until(
+            listener,
+            router,
+            lifecycle.clone(),
+            shutdown,
+            velocast_http::shutdown::Drain {
+                delay: Duration::from_millis(config.shutdown_delay_ms),
+                grace,
+            },
+        )
+        .await
+        .context("serving");
+        tasks.close();
+        tasks.wait().await;
+        tracing::info!("gateway stopped");
+        outcome
+    }
+
+    /// The background work (model reconciliation, the registry watch, route reloads, event
+    /// delivery, limiter housekeeping) spawned, and the router built: what serving over a
+    /// listener and serving Lambda invocations share.
+    fn start(self) -> anyhow::Result<Started> {
         let App {
             listener,
             state,
@@ -165,8 +208,6 @@ impl App {
             config,
             config_file,
         } = self;
-        let address = listener.local_addr()?;
-        tracing::info!(%address, registry = %config.registry_url, "gateway listening");
         let lifecycle = state.lifecycle.clone();
         let tasks = TaskTracker::new();
         let fleet = Arc::clone(&state.fleet);
@@ -220,22 +261,50 @@ impl App {
             Duration::from_secs(config.request_timeout_seconds),
             limits,
         );
-        let grace = Duration::from_secs(config.shutdown_grace_seconds);
-        let outcome = velocast_http::shutdown::serve_until(
+        Ok(Started {
             listener,
             router,
-            lifecycle.clone(),
-            shutdown,
-            velocast_http::shutdown::Drain {
-                delay: Duration::from_millis(config.shutdown_delay_ms),
-                grace,
-            },
-        )
-        .await
-        .context("serving");
+            tasks,
+            lifecycle,
+            config,
+            fleet,
+        })
+    }
+}
+
+#[cfg(feature = "lambda")]
+impl App {
+    /// Serves AWS Lambda invocations (API Gateway HTTP API events, payload v2) with the same
+    /// router, auth, limits and errors as over HTTP, until the Lambda runtime stops. A cold start
+    /// waits up to `cold_start` for the routed models to load (downloaded and verified from the
+    /// registry, or found in the bundled cache directory when the registry is away), so the
+    /// first invocation is answered by a model rather than refused as not ready.
+    pub async fn run_lambda(self, cold_start: Duration) -> anyhow::Result<()> {
+        let Started {
+            router,
+            tasks,
+            lifecycle,
+            fleet,
+            ..
+        } = self.start()?;
+        let deadline = tokio::time::Instant::now() + cold_start;
+        while !fleet.serving().ready() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if fleet.serving().ready() {
+            tracing::info!("lambda: models loaded, taking invocations");
+        } else {
+            tracing::warn!(
+                ?cold_start,
+                "lambda: models not loaded in time; invocations get 503 until they are"
+            );
+        }
+        let outcome = lambda_http::run(router)
+            .await
+            .map_err(|error| anyhow::anyhow!("the Lambda runtime stopped: {error}"));
+        lifecycle.stopping.cancel();
         tasks.close();
         tasks.wait().await;
-        tracing::info!("gateway stopped");
         outcome
     }
 }

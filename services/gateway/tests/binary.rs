@@ -229,6 +229,10 @@ fn the_kubernetes_configmap_holds_a_valid_configuration() {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(printed.contains("shutdown_delay_ms = 5000"), "{printed}");
+    assert!(printed.contains("shutdown_delay_ms = 1000"), "{printed}");
+    assert!(
+        printed.contains("url = \"http://velocast-monitor:8082/v1/events\""),
+        "{printed}"
+    );
     assert!(printed.contains("challenger"), "{printed}");
 }

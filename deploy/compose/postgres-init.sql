@@ -1,0 +1,3 @@
+-- One database per service, as in production.
+CREATE DATABASE registry;
+CREATE DATABASE monitor;
