@@ -94,6 +94,7 @@ def service_toml(documents, config_map):
 
 def check(where_file, documents, whole):
     deployments, budgets, policies, workloads, services, monitors = {}, [], [], {}, {}, []
+    minimums, replicas = {}, {}
     for doc in documents:
         kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
         where = f"{where_file}: {kind}/{name}"
@@ -102,6 +103,7 @@ def check(where_file, documents, whole):
                 problems.append(f"{where}: missing {key}")
         if kind == "PodDisruptionBudget":
             budgets.append(doc["spec"].get("selector", {}).get("matchLabels", {}))
+            minimums[tuple(sorted(budgets[-1].items()))] = doc["spec"].get("minAvailable")
         if kind == "NetworkPolicy":
             policies.append(doc["spec"])
         if kind == "Service":
@@ -113,6 +115,7 @@ def check(where_file, documents, whole):
         template = doc["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else doc["spec"]["template"]
         if kind == "Deployment":
             deployments[name] = template["metadata"].get("labels", {})
+            replicas[name] = doc["spec"].get("replicas", 1)
         workloads[f"{kind}/{name}"] = template["metadata"].get("labels", {})
         pod = template["spec"]
         if kind == "Deployment":
@@ -167,6 +170,10 @@ def check(where_file, documents, whole):
         for name, labels in deployments.items():
             if not any(selects(b, labels) for b in budgets if b):
                 problems.append(f"{where_file}: Deployment/{name} has no PodDisruptionBudget")
+            for selector, minimum in minimums.items():
+                if isinstance(minimum, int) and selects(dict(selector), labels) and minimum >= replicas[name]:
+                    problems.append(f"{where_file}: Deployment/{name}: its budget's minAvailable {minimum} "
+                                    f"with {replicas[name]} replica(s) blocks every node drain")
         for name, labels in workloads.items():
             if not any(selects(p.get("podSelector", {}).get("matchLabels", {}), labels)
                        for p in policies if p.get("podSelector", {}).get("matchLabels")):
