@@ -44,6 +44,8 @@ struct Started {
     tasks: TaskTracker,
     lifecycle: Lifecycle,
     config: GatewayConfig,
+    /// Lambda waits on it for the cold start's models.
+    #[cfg(feature = "lambda")]
     fleet: Arc<Fleet>,
 }
 
@@ -267,6 +269,7 @@ impl App {
             tasks,
             lifecycle,
             config,
+            #[cfg(feature = "lambda")]
             fleet,
         })
     }
