@@ -9,6 +9,7 @@
 //! `w · (g(score) − g(base)) / (score − base)` (exact when every link is the identity, which
 //! the explanation says), so they still add up to the prediction before the zero floor.
 
+mod cells;
 pub mod lime;
 pub mod tables;
 pub mod treeshap;

@@ -25,13 +25,15 @@
 //! with a path of more than [`MAX_PATH_FEATURES`] distinct features is left to the recursion.
 
 use velocast_evaluator::FeatureBins;
+
+use crate::cells::CellValues;
 use velocast_trees::{Node, Tree};
 
 /// Distinct features on one leaf path that its subset table covers (2^d × d entries).
 pub const MAX_PATH_FEATURES: usize = 12;
 
 /// Grid cells a group of leaves may tabulate (each cell holds one value per group feature).
-pub const MAX_GROUP_CELLS: usize = 1024;
+pub const MAX_GROUP_CELLS: usize = 4096;
 
 /// One feature on a leaf's path.
 #[derive(Debug, Clone, Copy)]
@@ -235,7 +237,9 @@ struct MemberTables {
     group_maps: Vec<u32>,
     lone: Vec<LoneLeaf>,
     leaf_features: Vec<PathFeature>,
+    /// Built here, then moved into `cells` by [`MemberTables::freeze`].
     values: Vec<f64>,
+    cells: CellValues,
     /// Trees explained by the recursion (a path with too many distinct features).
     recursive: Vec<usize>,
 }
@@ -533,21 +537,37 @@ impl MemberTables {
         Some(())
     }
 
+    /// Moves the built values where rows read them.
+    fn freeze(&mut self) {
+        self.cells = CellValues::new(std::mem::take(&mut self.values));
+    }
+
     /// Adds the tabulated trees' SHAP values at a row with `bins` into `phi`.
     fn add(&self, bins: &[usize], phi: &mut [f64]) {
+        let cell_values = self.cells.as_slice();
         let local: Vec<u16> = self
             .tree_features
             .iter()
             .map(|&(feature, remap)| self.tree_remaps[remap + bins[feature]])
             .collect();
-        for group in &self.groups {
+        // Two passes: every group's cell first (cache-resident maps), then the cell reads. The
+        // reads miss the cache (tens of megabytes of cells); issued back to back with nothing
+        // depending on them but the sums, many are in flight at once instead of a few.
+        let cells: Vec<usize> = self
+            .groups
+            .iter()
+            .map(|group| {
+                let features = &self.group_features[group.features.clone()];
+                let mut cell = 0usize;
+                for f in features {
+                    cell += self.group_maps[f.map + usize::from(local[f.tree_feature])] as usize;
+                }
+                group.values + cell * features.len()
+            })
+            .collect();
+        for (group, &at) in self.groups.iter().zip(&cells) {
             let features = &self.group_features[group.features.clone()];
-            let mut cell = 0usize;
-            for f in features {
-                cell += self.group_maps[f.map + usize::from(local[f.tree_feature])] as usize;
-            }
-            let at = group.values + cell * features.len();
-            let values = &self.values[at..at + features.len()];
+            let values = &cell_values[at..at + features.len()];
             for (f, value) in features.iter().zip(values) {
                 phi[f.feature] += value;
             }
@@ -559,7 +579,7 @@ impl MemberTables {
             for (k, p) in path.iter().enumerate() {
                 subset |= usize::from(bins[p.feature].wrapping_sub(p.lo) < p.width) << k;
             }
-            let row = &self.values[leaf.values + subset * d..leaf.values + (subset + 1) * d];
+            let row = &cell_values[leaf.values + subset * d..leaf.values + (subset + 1) * d];
             for (p, value) in path.iter().zip(row) {
                 phi[p.feature] += value;
             }
@@ -611,6 +631,7 @@ impl PathTables {
             for (index, (tree, covers)) in trees.iter().zip(covers).enumerate() {
                 tables.add_tree(index, tree, covers, &bins, max_cells)?;
             }
+            tables.freeze();
             members.push(tables);
         }
         Some(PathTables { bins, members })
@@ -659,7 +680,7 @@ impl PathTables {
         self.members
             .iter()
             .map(|m| {
-                m.values.len() * 8
+                m.cells.as_slice().len() * 8
                     + m.tree_remaps.len() * 2
                     + m.group_maps.len() * 4
                     + m.group_features.len() * std::mem::size_of::<GroupFeature>()
