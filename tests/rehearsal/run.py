@@ -21,7 +21,7 @@ followed the weights, both alias moves reached the answers, the monitor received
 prediction events. Prints the figures (README: "Rollout rehearsal").
 
 Also checks that the configurations deploy/compose.yaml mounts are ones the binaries accept.
-Needs root (ip netns), PostgreSQL's server binaries, kubectl, the release binaries
+Needs root (ip netns; re-runs itself under passwordless sudo when it has that), PostgreSQL's server binaries, kubectl, the release binaries
 (VELOCAST_BIN, default $CARGO_TARGET_DIR/release) and the test tooling venv (PyJWT).
   python tests/rehearsal/run.py [--keep]     (make rehearsal)"""
 
@@ -406,7 +406,10 @@ def compose_configs_valid():
 
 def main():
     if os.geteuid() != 0:
-        fail("needs root (ip netns)")
+        # CI runners grant passwordless sudo rather than root.
+        if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+            os.execvp("sudo", ["sudo", "-n", "-E", sys.executable, *sys.argv])
+        fail("needs root (ip netns), or passwordless sudo")
     for tool in ("ip", "kubectl", "runuser"):
         if not shutil.which(tool):
             fail(f"needs {tool}")
