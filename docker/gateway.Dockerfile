@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # velocast-gateway: multi-stage, locked build. Dependencies are compiled in their own layer (cargo-chef),
-# so a change to our code rebuilds only our crates. The runtime image is Debian slim (glibc, as
-# ONNX Runtime needs) with CA roots, the binary and the ONNX Runtime library and nothing else,
+# so a change to our code rebuilds only our crates. The runtime image is distroless (glibc, as
+# ONNX Runtime needs; no shell) with CA roots, the binary and the ONNX Runtime library and nothing else,
 # running as an unprivileged user.
 #   docker build -f docker/gateway.Dockerfile -t velocast/gateway .
 FROM rust:1.95-bookworm AS chef
@@ -31,7 +31,9 @@ RUN pip download --no-cache-dir --no-deps --only-binary=:all: --dest /ort "onnxr
  && python -c "import zipfile; zipfile.ZipFile('/ort/${ORT_WHEEL}').extract('onnxruntime/capi/libonnxruntime.so.1.31.1', '/ort')" \
  && echo "${ORT_LIB_SHA256}  /ort/onnxruntime/capi/libonnxruntime.so.1.31.1" | sha256sum -c -
 
-FROM debian:bookworm-slim
+# Distroless: glibc, libgcc, libstdc++ (ONNX Runtime needs it) and CA roots; no shell, no
+# package manager, nothing the service does not run.
+FROM gcr.io/distroless/cc-debian12:nonroot
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="velocast-gateway" \
@@ -40,12 +42,6 @@ LABEL org.opencontainers.image.title="velocast-gateway" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
-# Pinned by the Debian release; ca-certificates is the only package the services need.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin velocast
 COPY --from=build /velocast-gateway /usr/local/bin/velocast-gateway
 COPY --from=onnxruntime /ort/onnxruntime/capi/libonnxruntime.so.1.31.1 /usr/local/lib/libonnxruntime.so.1.31.1
 USER 10001:10001

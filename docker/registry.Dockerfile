@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # velocast-registry: multi-stage, locked build. Dependencies are compiled in their own layer (cargo-chef),
-# so a change to our code rebuilds only our crates. The runtime image is Debian slim (glibc, as
-# ONNX Runtime needs) with CA roots, the binary and nothing else,
+# so a change to our code rebuilds only our crates. The runtime image is distroless (glibc, as
+# ONNX Runtime needs; no shell) with CA roots, the binary and nothing else,
 # running as an unprivileged user.
 #   docker build -f docker/registry.Dockerfile -t velocast/registry .
 FROM rust:1.95-bookworm AS chef
@@ -19,7 +19,9 @@ COPY . .
 RUN cargo build --release --locked -p velocast-registry --bin velocast-registry \
  && cp target/release/velocast-registry /velocast-registry
 
-FROM debian:bookworm-slim
+# Distroless: glibc, libgcc, libstdc++ (ONNX Runtime needs it) and CA roots; no shell, no
+# package manager, nothing the service does not run.
+FROM gcr.io/distroless/cc-debian12:nonroot
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="velocast-registry" \
@@ -28,12 +30,6 @@ LABEL org.opencontainers.image.title="velocast-registry" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
-# Pinned by the Debian release; ca-certificates is the only package the services need.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin velocast
 COPY --from=build /velocast-registry /usr/local/bin/velocast-registry
 USER 10001:10001
 EXPOSE 8081

@@ -43,6 +43,8 @@ RUN pip download --no-cache-dir --no-deps --only-binary=:all: --dest /ort "onnxr
  && python -c "import zipfile; zipfile.ZipFile('/ort/${ORT_WHEEL}').extract('onnxruntime/capi/libonnxruntime.so.1.31.1', '/ort')" \
  && echo "${ORT_LIB_SHA256}  /ort/onnxruntime/capi/libonnxruntime.so.1.31.1" | sha256sum -c -
 
+# Debian slim, not distroless: this is also the operators' tools image (the velocast CLI), whose
+# one-off tasks (deploy/compose.yaml's token minting) run in its shell.
 FROM debian:bookworm-slim
 ARG VERSION=0.1.0
 ARG REVISION=unknown

@@ -138,6 +138,8 @@ def check(where_file, documents, whole):
         pod_security = pod.get("securityContext", {})
         if not pod_security.get("runAsNonRoot"):
             problems.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+        if pod_security.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where}: pod securityContext.seccompProfile must be RuntimeDefault")
         for container in pod.get("containers", []) + pod.get("initContainers", []):
             c = f"{where} container {container.get('name')}"
             image = container.get("image", "")

@@ -236,7 +236,8 @@ rejects("tests/manifests.py on an unsafe Deployment", [sys.executable, str(REPO 
         ["readOnlyRootFilesystem must be true", "must carry a tag other than latest", "has no PodDisruptionBudget",
          "is selected by no NetworkPolicy", "no default-deny NetworkPolicy", "no preStop sleep",
          "readinessProbe must GET /health/ready", "a memory limit is required",
-         "terminationGracePeriodSeconds 20 must exceed preStop 5 s", "blocks every node drain"])
+         "terminationGracePeriodSeconds 20 must exceed preStop 5 s", "blocks every node drain",
+         "seccompProfile must be RuntimeDefault"])
 rejects("hadolint on a careless Dockerfile", [hadolint, str(FIXTURES / "broken.Dockerfile")],
         ["DL3007", "DL3008", "DL3009", "DL3015", "DL3003", "DL4006"])
 broken_workflows = FIXTURES / "broken-workflows" / ".github" / "workflows"
