@@ -46,10 +46,9 @@ impl CellValues {
 
     pub(crate) fn as_slice(&self) -> &[f64] {
         match self {
-            // Checked when the mapping was filled; an empty slice cannot happen here.
-            CellValues::Mapped { map, len } => {
-                bytemuck::try_cast_slice::<u8, f64>(&map[..]).map_or(&[], |cells| &cells[..*len])
-            }
+            // The mapping is page-aligned and a whole number of f64s long, and `new` filled it
+            // through this same cast, so the cast cannot fail here.
+            CellValues::Mapped { map, len } => &bytemuck::cast_slice::<u8, f64>(&map[..])[..*len],
             CellValues::Heap(values) => values,
         }
     }

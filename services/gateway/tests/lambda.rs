@@ -191,9 +191,14 @@ fn http_answer(answer: &(&'static str, Value)) -> (u64, Value) {
         answer.1
     );
     let status = answer.1["statusCode"].as_u64().unwrap();
-    let text = answer.1["body"].as_str().unwrap_or_default();
+    let text = answer.1["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no body in {}", answer.1));
     assert_eq!(answer.1["isBase64Encoded"], false, "{}", answer.1);
-    (status, serde_json::from_str(text).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(text).unwrap_or_else(|_| json!({"text": text})),
+    )
 }
 
 fn start_function(

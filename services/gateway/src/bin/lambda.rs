@@ -47,17 +47,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Unset: the default; set but not a number within range (or not UTF-8): refused.
     let cold_start = match std::env::var("VELOCAST_COLD_START_SECONDS") {
-        Err(_) => Duration::from_secs(10),
-        Ok(text) => match text.parse::<u64>() {
-            Ok(seconds) if (1..=900).contains(&seconds) => Duration::from_secs(seconds),
-            _ => {
-                eprintln!(
-                    "error: VELOCAST_COLD_START_SECONDS: must be a whole number of seconds within 1..=900"
-                );
-                return ExitCode::from(2);
-            }
-        },
+        Err(std::env::VarError::NotPresent) => Some(10),
+        Err(std::env::VarError::NotUnicode(_)) => None,
+        Ok(text) => text.parse::<u64>().ok().filter(|s| (1..=900).contains(s)),
+    };
+    let Some(cold_start) = cold_start.map(Duration::from_secs) else {
+        eprintln!(
+            "error: VELOCAST_COLD_START_SECONDS: must be a whole number of seconds within 1..=900"
+        );
+        return ExitCode::from(2);
     };
     if let Some(bundle) = std::env::var_os("VELOCAST_BUNDLED_CACHE")
         && let Err(error) = copy_missing(Path::new(&bundle), &config.cache_dir)
